@@ -1,0 +1,449 @@
+"""The CaseLedger: commands in, events stored; the one entry point for CLI, import and API."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from pydantic import ValidationError
+
+from ledger.case import Case
+from ledger.errors import ConcurrencyConflict, InvalidInput, LedgerError, LedgerNotFound
+from ledger.events import (
+    ACTIONS,
+    LEDGER_SET_FIELDS,
+    Actor,
+    AnonymousConsultationHeld,
+    BrightSpotLogged,
+    CaseClosed,
+    CaseEvent,
+    CaseReopened,
+    ChildConversationHeld,
+    ConsentGiven,
+    ConsentRefused,
+    ConsentWithdrawn,
+    DecisionRecorded,
+    DeviationRecorded,
+    EntryCorrected,
+    EvaluationRecorded,
+    Event,
+    FlagCleared,
+    InvestigationRecorded,
+    LedgerEvent,
+    LevelChanged,
+    MeetingHeld,
+    ReminderIssued,
+    ReportedToBarnevern,
+    RulebookAdopted,
+    SamtaleHeld,
+    SamtaleInvited,
+    SchoolOwnerNotified,
+    ServiceInvolved,
+    ServiceReleased,
+    SharedWithLeader,
+    StafettHandoverAccepted,
+    StafettHandoverDeclined,
+    StafettHandoverProposed,
+    StafettholderAssigned,
+    TiltakCancelled,
+    TiltakCompleted,
+    TiltakPlanned,
+    TiltakStarted,
+    TrackFlagged,
+    UndringRegistered,
+)
+from ledger.policies.rulebook import Rulebook, load_rulebook
+from ledger.projections.case_summary import CaseSummary, summarise
+from ledger.store import EventStoreApplication, decode, open_store, resolve_url
+
+Clock = Callable[[], datetime]
+E = TypeVar("E", bound=CaseEvent)
+
+LEDGER_ID = uuid5(NAMESPACE_URL, "urn:bti-ledger:ledger")
+"""The id of the ledger's own stream, which holds the rulebooks it has adopted."""
+
+MAX_ATTEMPTS = 30
+"""How often a command is re-checked and retried when another writer got there first."""
+
+
+def system_clock() -> datetime:
+    """The machine's clock, timezone-aware. Only the application reads it; never the domain."""
+    return datetime.now(UTC)
+
+
+def actor_from(value: Actor | dict[str, Any]) -> Actor:
+    """An Actor from a model or a plain dict, with a clear error if it is not one."""
+    if isinstance(value, Actor):
+        return value
+    try:
+        return Actor.model_validate(value)
+    except ValidationError as error:
+        raise invalid_input(error, prefix="actor") from None
+
+
+def invalid_input(error: ValidationError, prefix: str = "") -> InvalidInput:
+    """The first problem pydantic found, as the ledger's own error."""
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in (prefix, *first["loc"]) if p != "")
+    return InvalidInput("invalid_field", field=where or "-", problem=first["msg"])
+
+
+def build_event(cls: type[E], values: dict[str, Any]) -> E:
+    """Validate `values` as an event of type `cls`, or raise InvalidInput naming the field."""
+    try:
+        return cls.model_validate(values)
+    except ValidationError as error:
+        raise invalid_input(error) from None
+
+
+class CaseLedger:
+    """The ledger of BTI cases: record actions, read cases and their history."""
+
+    def __init__(self, store: EventStoreApplication, rulebook: Rulebook, clock: Clock) -> None:
+        self.store = store
+        self.rulebook = rulebook
+        self.clock = clock
+
+    # ---- opening and creating ----------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str | None = None, *, clock: Clock = system_clock) -> CaseLedger:
+        """Open the ledger at `url` (default ./bti.sqlite or $BTI_DATABASE_URL)."""
+        url = resolve_url(url)
+        store = open_store(url)
+        adopted = latest_rulebook(store)
+        if adopted is None:
+            store.close()
+            raise LedgerNotFound("ledger_not_initialised", url=url)
+        return cls(store, Rulebook.model_validate(adopted.rulebook_document), clock)
+
+    @classmethod
+    def create(
+        cls,
+        url: str | None = None,
+        *,
+        rulebook: str = "default",
+        actor: Actor | dict[str, Any],
+        clock: Clock = system_clock,
+    ) -> CaseLedger:
+        """Create a new ledger at `url` that follows `rulebook` (a shipped name or a file)."""
+        url = resolve_url(url)
+        chosen = load_rulebook(rulebook)
+        store = open_store(url)
+        if latest_rulebook(store) is not None:
+            store.close()
+            raise LedgerError("ledger_exists", url=url)
+        ledger = cls(store, chosen, clock)
+        ledger.adopt_rulebook(chosen, actor=actor)
+        return ledger
+
+    def adopt_rulebook(self, rulebook: Rulebook, *, actor: Actor | dict[str, Any]) -> None:
+        """Record that the ledger follows `rulebook` from now on (history is not rewritten)."""
+        now = self.clock()
+        version = len(list(self.store.events.get(LEDGER_ID)))
+        event = RulebookAdopted(
+            event_id=uuid4(), sequence=version + 1, ledger_id=LEDGER_ID,
+            actor=actor_from(actor), occurred_at=now, recorded_at=now,
+            rulebook=rulebook.name, rulebook_version=rulebook.version,
+            rulebook_digest=rulebook.digest,
+            rulebook_document=rulebook.model_dump(mode="json"),
+        )
+        try:
+            self.store.save(event)
+        except IntegrityError:
+            raise ConcurrencyConflict("concurrency_conflict", case=LEDGER_ID) from None
+        self.rulebook = rulebook
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.store.close()
+
+    def __enter__(self) -> CaseLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- commands ----------------------------------------------------------------------
+
+    def record(
+        self,
+        action: str | type[CaseEvent],
+        case_id: UUID | str | None = None,
+        *,
+        actor: Actor | dict[str, Any],
+        occurred_at: datetime | None = None,
+        event_id: UUID | None = None,
+        **fields: Any,
+    ) -> CaseEvent:
+        """Record one action on a case; returns the stored event. Raises LedgerError."""
+        cls = self._event_class(action)
+        if case_id is None:
+            if cls is not UndringRegistered:
+                raise InvalidInput("invalid_field", field="case_id", problem="Field required")
+            case_id = uuid4()
+        case_uuid = parse_uuid(case_id, "case_id")
+        who = actor_from(actor)
+        fields = {k: v for k, v in fields.items() if v is not None}
+        given = set(fields) & LEDGER_SET_FIELDS
+        if given:
+            raise InvalidInput("ledger_sets_field", field=", ".join(sorted(given)))
+        self._fill_ids(cls, fields)
+        the_event_id = event_id or uuid4()
+        for attempt in range(MAX_ATTEMPTS):
+            case = self._load(case_uuid)
+            now = self.clock()
+            event = build_event(cls, {
+                **fields,
+                "event_id": the_event_id,
+                "case_id": case_uuid,
+                "sequence": case.version + 1,
+                "actor": who,
+                "occurred_at": occurred_at or now,
+                "recorded_at": now,
+            })
+            case.record(event, self.rulebook, now)
+            try:
+                self.store.save(case)
+            except IntegrityError:
+                # Another writer stored an event on this case first: re-check against the
+                # new state, after a short random pause so the writers spread out.
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                continue
+            return event
+        raise ConcurrencyConflict("concurrency_conflict", case=case_uuid)
+
+    @staticmethod
+    def _event_class(action: str | type[CaseEvent]) -> type[CaseEvent]:
+        if isinstance(action, type):
+            return action
+        cls = ACTIONS.get(action)
+        if cls is None or not issubclass(cls, CaseEvent):
+            raise InvalidInput("unknown_action", action=action, known=", ".join(ACTIONS))
+        return cls
+
+    @staticmethod
+    def _fill_ids(kind: type[CaseEvent], fields: dict[str, Any]) -> None:
+        # New consents and tiltak get an id of their own unless the caller chose one.
+        if kind is ConsentGiven:
+            fields.setdefault("consent_id", uuid4())
+        if kind is TiltakPlanned:
+            fields.setdefault("tiltak_id", uuid4())
+
+    def _load(self, case_id: UUID) -> Case:
+        try:
+            case: Case = self.store.repository.get(case_id, projector_func=Case.project)
+        except AggregateNotFoundError:
+            return Case(id=case_id)
+        return case
+
+    # The actions as methods named from the vocabulary, for Python callers and a later API.
+    def register_undring(self, **kw: Any) -> CaseEvent:
+        """Register an undring; a new case begins. Returns the event (its case_id is new)."""
+        return self.record(UndringRegistered, kw.pop("case_id", None), **kw)
+
+    def share_with_leader(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """The undring was shared with the nearest leader "ved første anledning" (000 N0 T2)."""
+        return self.record(SharedWithLeader, case_id, **kw)
+
+    def flag_track(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A § 12 / § 42 track or a violence suspicion was set after registration (000 N0 T1)."""
+        return self.record(TrackFlagged, case_id, **kw)
+
+    def clear_flag(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A track or the violence suspicion was lifted, with why (e.g. barnevern concluded)."""
+        return self.record(FlagCleared, case_id, **kw)
+
+    def record_investigation(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """The school or barnehage looked into the matter "snarest" (§ 12-4, § 42) and found this."""
+        return self.record(InvestigationRecorded, case_id, **kw)
+
+    def notify_school_owner(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """The rektor told the municipality of a serious § 12 case (000 § 12-4)."""
+        return self.record(SchoolOwnerNotified, case_id, **kw)
+
+    def report_to_barnevern(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A report (bekymringsmelding) went to barnevern or the police; never needs consent (004)."""
+        return self.record(ReportedToBarnevern, case_id, **kw)
+
+    def hold_anonymous_consultation(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """An NN-drøfting with another service without naming the child: needs no consent."""
+        return self.record(AnonymousConsultationHeld, case_id, **kw)
+
+    def invite_to_samtale(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """The innkalling to den nødvendige samtalen was sent (000 N0 T3)."""
+        return self.record(SamtaleInvited, case_id, **kw)
+
+    def hold_samtale(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """Den nødvendige samtalen was held; the child has the right, not the duty, to give its view."""
+        return self.record(SamtaleHeld, case_id, **kw)
+
+    def give_consent(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """Guardians (or a youth old enough) consented to share with named services (000, 002)."""
+        return self.record(ConsentGiven, case_id, **kw)
+
+    def refuse_consent(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """Consent was asked for and refused; a refusal is recorded too."""
+        return self.record(ConsentRefused, case_id, **kw)
+
+    def withdraw_consent(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A consent was withdrawn, wholly or for some of its services; access ends at once."""
+        return self.record(ConsentWithdrawn, case_id, **kw)
+
+    def involve_service(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """Another service joined the case, resting on a consent (001 N2 1; 002)."""
+        return self.record(ServiceInvolved, case_id, **kw)
+
+    def release_service(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A service left the case."""
+        return self.record(ServiceReleased, case_id, **kw)
+
+    def assign_stafettholder(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A person was made stafettholder of the case."""
+        return self.record(StafettholderAssigned, case_id, **kw)
+
+    def propose_handover(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """The holder or the leader proposed handing the stafett to another person (rule 9)."""
+        return self.record(StafettHandoverProposed, case_id, **kw)
+
+    def accept_handover(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """The proposed person accepted the stafett; from now on they hold it."""
+        return self.record(StafettHandoverAccepted, case_id, **kw)
+
+    def decline_handover(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """The proposed person declined; the old holder keeps the stafett."""
+        return self.record(StafettHandoverDeclined, case_id, **kw)
+
+    def hold_meeting(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A meeting where several services met about the case (000–003)."""
+        return self.record(MeetingHeld, case_id, **kw)
+
+    def plan_tiltak(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A tiltak was planned; in a § 12-sak with all five elements of § 12-4 (000; 001 N1 2)."""
+        return self.record(TiltakPlanned, case_id, **kw)
+
+    def start_tiltak(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A planned tiltak began (001 N1 3)."""
+        return self.record(TiltakStarted, case_id, **kw)
+
+    def complete_tiltak(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A tiltak was carried through."""
+        return self.record(TiltakCompleted, case_id, **kw)
+
+    def cancel_tiltak(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A tiltak was stopped before it was carried through."""
+        return self.record(TiltakCancelled, case_id, **kw)
+
+    def hold_child_conversation(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A trusted adult talked with the child about what happens next (001 N3 3)."""
+        return self.record(ChildConversationHeld, case_id, **kw)
+
+    def record_evaluation(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """Tiltak were evaluated: did they work, and what do the child and guardians say (rule 8)."""
+        return self.record(EvaluationRecorded, case_id, **kw)
+
+    def record_decision(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A decision on the case, with the child's view weighed (000 N0 T4; 001 N1 5; 004)."""
+        return self.record(DecisionRecorded, case_id, **kw)
+
+    def change_level(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """The case moved from one level (nivå 0–3) to another, following a decision."""
+        return self.record(LevelChanged, case_id, **kw)
+
+    def log_bright_spot(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A lysglimt: a positive observation worth logging."""
+        return self.record(BrightSpotLogged, case_id, **kw)
+
+    def close_case(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """The case ended, with an avslutningsnotat (001 N0 5; 002)."""
+        return self.record(CaseClosed, case_id, **kw)
+
+    def reopen_case(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A closed case was opened again; the nivå-0 decision clock starts again."""
+        return self.record(CaseReopened, case_id, **kw)
+
+    def correct_entry(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A mistake in an earlier event is corrected; the original stays in the history (rule 10)."""
+        return self.record(EntryCorrected, case_id, **kw)
+
+    def record_deviation(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A leader records that a duty was not followed, so tilsyn sees it (avvik)."""
+        return self.record(DeviationRecorded, case_id, **kw)
+
+    def issue_reminder(self, case_id: UUID | str, **kw: Any) -> CaseEvent:
+        """A reminder of a deadline at one stage; its event_id is derived from (deadline, stage)."""
+        return self.record(ReminderIssued, case_id, **kw)
+
+    # ---- queries -----------------------------------------------------------------------
+
+    def case(self, case_id: UUID | str) -> Case:
+        """The case's folded state (raises `case_unknown` if there is none)."""
+        case = self._load(parse_uuid(case_id, "case_id"))
+        if case.status == "new":
+            raise LedgerError("case_unknown", case=case_id)
+        return case
+
+    def summary(self, case_id: UUID | str) -> CaseSummary:
+        """The case as a user sees it now."""
+        return summarise(self.case(case_id), self.clock())
+
+    def history(self, case_id: UUID | str) -> list[CaseEvent]:
+        """The case's events in the order they were recorded."""
+        return self.case(case_id).events
+
+    def all_events(self, batch: int = 1000) -> Iterator[Event]:
+        """Every event of the ledger in the order it was recorded, read in batches."""
+        start = 1
+        while True:
+            rows = self.store.recorder.select_notifications(start=start, limit=batch)
+            if not rows:
+                return
+            for row in rows:
+                yield decode(row.topic, row.state)
+            start = rows[-1].id + 1
+
+    def list_cases(self, unit: str | None = None, status: str | None = None) -> list[CaseSummary]:
+        """Every case with its level and holder, folded from the log, by unit and status."""
+        cases: dict[UUID, Case] = {}
+        for event in self.all_events():
+            if isinstance(event, CaseEvent):
+                case = cases.get(event.case_id)
+                if case is None:
+                    case = cases[event.case_id] = Case(id=event.case_id)
+                case._apply(event)
+        now = self.clock()
+        return [
+            summarise(case, now)
+            for case in cases.values()
+            if (unit is None or case.unit == unit) and (status is None or case.status == status)
+        ]
+
+
+
+
+def parse_uuid(value: UUID | str, field: str) -> UUID:
+    """A UUID from text, or a clear error naming the field."""
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise InvalidInput("invalid_field", field=field, problem="not a valid id") from None
+
+
+def latest_rulebook(store: EventStoreApplication) -> RulebookAdopted | None:
+    """The rulebook the ledger follows now, from its own stream (None: not initialised)."""
+    events = list(store.events.get(LEDGER_ID, desc=True, limit=1))
+    if not events:
+        return None
+    event = events[0]
+    return event if isinstance(event, RulebookAdopted) else None
+
+
+__all__ = ["LEDGER_ID", "CaseLedger", "LedgerEvent", "system_clock"]

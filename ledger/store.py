@@ -1,0 +1,116 @@
+"""Where events are kept: the eventsourcing Application, its orjson mapper, and database URLs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Mapper, StoredEvent
+
+from ledger.errors import StoreUnavailable
+from ledger.events import EVENT_TYPES, Event, event_to_json
+
+DEFAULT_URL = "sqlite:///bti.sqlite"
+
+
+class EventMapper(Mapper[UUID]):
+    """Stores each event as its public JSON shape (orjson), and reads it back as its model.
+
+    The stored `state` bytes are exactly what `bti export` writes, so an export imported
+    into an empty ledger exports identically, and the hash chain covers the public bytes.
+    """
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        event: Event = domain_event
+        return StoredEvent(
+            originator_id=event.stream_id,
+            originator_version=event.sequence,
+            topic=event.type,
+            state=event_to_json(event),
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        return decode(stored_event.topic, stored_event.state)
+
+
+def decode(topic: str, state: bytes) -> Event:
+    """One stored row back to its event model (the topic names the type, so no union search)."""
+    return EVENT_TYPES[topic].model_validate_json(state)
+
+
+class EventStoreApplication(Application[UUID]):
+    """The eventsourcing Application that holds the ledger's events (table `bti_events`)."""
+
+    name = "bti"
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return EventMapper(transcoder=self.factory.transcoder())
+
+
+def resolve_url(url: str | None) -> str:
+    """The database URL to use: the one given, else $BTI_DATABASE_URL, else ./bti.sqlite."""
+    return url or os.environ.get("BTI_DATABASE_URL") or DEFAULT_URL
+
+
+def environment_for(url: str) -> dict[str, str]:
+    """The eventsourcing settings for a database URL (sqlite:///path or postgresql://…)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        # sqlite:///relative.sqlite and sqlite:////absolute/path.sqlite, as SQLAlchemy reads them
+        path = path[1:] if path.startswith("/") else path
+        if not path:
+            raise StoreUnavailable("bad_url", url=url)
+        create_private_file(Path(path))
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    if parsed.scheme in ("postgresql", "postgres"):
+        query = parse_qs(parsed.query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parsed.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
+            "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return env
+    raise StoreUnavailable("bad_url", url=url)
+
+
+def create_private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only, before SQLite creates it openly."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+
+
+def open_store(url: str) -> EventStoreApplication:
+    """Open (and if need be create the tables of) the event store at `url`."""
+    try:
+        return EventStoreApplication(env=environment_for(url))
+    except StoreUnavailable:
+        raise
+    except Exception as error:  # the library raises many kinds; the user needs one sentence
+        raise StoreUnavailable("store_unavailable", url=redact(url), reason=str(error)) from None
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url
