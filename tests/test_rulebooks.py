@@ -86,8 +86,7 @@ def test_every_value_in_a_shipped_rulebook_says_where_it_comes_from(name: str) -
     data = load_rulebook(name).model_dump(mode="json")
     found = dict(sources(data))
 
-    cited = {"self_consent_age", "level3_min_services", "statistics_threshold",
-             "retention_years"}
+    cited = {"self_consent_age", "level3_min_services", "statistics_threshold", "retention_years"}
     cited |= {f"durations.{rule}" for rule in data["durations"]}
     cited |= {f"reminder_stages.{i}" for i in range(len(data["reminder_stages"]))}
     assert set(found) == cited
@@ -148,7 +147,9 @@ def test_the_default_rulebook_uses_the_documented_defaults() -> None:
     assert rulebook.statistics_threshold.value == 5
     assert rulebook.level3_min_services.value == 3
     assert [(s.name, s.offset_days, s.to_leader) for s in rulebook.reminder_stages] == [
-        ("upcoming", -2, False), ("due", 0, False), ("overdue", 1, True),
+        ("upcoming", -2, False),
+        ("due", 0, False),
+        ("overdue", 1, True),
     ]
 
 
@@ -321,8 +322,9 @@ def test_the_digest_is_the_same_whatever_the_toml_layout(name: str) -> None:
 
 def test_the_digest_is_the_sha256_of_the_canonical_json() -> None:
     rulebook = load_rulebook("default")
-    canonical = json.dumps(rulebook.model_dump(mode="json"), sort_keys=True,
-                           separators=(",", ":"), ensure_ascii=False).encode()
+    canonical = json.dumps(
+        rulebook.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
 
     assert rulebook.digest == hashlib.sha256(canonical).hexdigest()
 

@@ -84,8 +84,7 @@ class ReminderStage(_Frozen):
         if not fits:
             wanted = {"upcoming": "negative", "due": "0", "overdue": "positive"}[self.name]
             raise ValueError(
-                f"offset_days of an '{self.name}' reminder must be {wanted}, "
-                f"not {self.offset_days}"
+                f"offset_days of an '{self.name}' reminder must be {wanted}, not {self.offset_days}"
             )
         return self
 
@@ -131,8 +130,9 @@ class Rulebook(_Frozen):
     def _level3_needs_more_than_one_service(cls, minimum: CitedInt) -> CitedInt:
         # Level 2 already has the own service and one other; level 3 cannot ask for less.
         if minimum.value < 2:
-            raise ValueError(f"must be at least 2 (the case's own service and one other), "
-                             f"not {minimum.value}")
+            raise ValueError(
+                f"must be at least 2 (the case's own service and one other), not {minimum.value}"
+            )
         return minimum
 
     @field_validator("reminder_stages")
@@ -158,7 +158,7 @@ class Rulebook(_Frozen):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class RulebookInvalid(Exception):  # noqa: N818 (the name the error catalogue uses)
+class RulebookInvalid(Exception):
     """A rulebook file is not valid TOML or does not have the shape a rulebook needs."""
 
     def __init__(self, origin: str, problems: list[str]) -> None:
@@ -169,11 +169,13 @@ class RulebookInvalid(Exception):  # noqa: N818 (the name the error catalogue us
     def __str__(self) -> str:
         lines = "\n".join(f"  - {problem}" for problem in self.problems)
         count = len(self.problems)
-        return (f"rulebook {self.origin} is invalid "
-                f"({count} problem{'s' if count != 1 else ''}):\n{lines}")
+        return (
+            f"rulebook {self.origin} is invalid "
+            f"({count} problem{'s' if count != 1 else ''}):\n{lines}"
+        )
 
 
-class RulebookNotFound(Exception):  # noqa: N818 (the name the error catalogue uses)
+class RulebookNotFound(Exception):
     """No shipped rulebook has that name, and no file is at that path."""
 
     def __init__(self, name: str, shipped: list[str]) -> None:
@@ -183,8 +185,10 @@ class RulebookNotFound(Exception):  # noqa: N818 (the name the error catalogue u
 
     def __str__(self) -> str:
         known = ", ".join(self.shipped) or "none"
-        return (f"no rulebook '{self.name}': shipped rulebooks are {known}; "
-                f"or give the path to a .toml file")
+        return (
+            f"no rulebook '{self.name}': shipped rulebooks are {known}; "
+            f"or give the path to a .toml file"
+        )
 
 
 def _folder() -> resources.abc.Traversable:
