@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -35,9 +36,9 @@ def postgres_ready() -> None:
     pytest.skip(f"PostgreSQL not reachable here: {problem}")
 
 
-@pytest.fixture
-def postgres_url(postgres_ready: None) -> Iterator[str]:
-    """A fresh schema in the test database, dropped afterwards."""
+@contextmanager
+def fresh_schema() -> Iterator[str]:
+    """The URL of a new, empty schema in the test database, dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
@@ -46,6 +47,13 @@ def postgres_url(postgres_ready: None) -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def postgres_url(postgres_ready: None) -> Iterator[str]:
+    """A fresh schema in the test database, dropped afterwards."""
+    with fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture
@@ -58,6 +66,16 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """The URL of an empty database: a SQLite file, then a PostgreSQL schema."""
     url: str = request.getfixturevalue(f"{request.param}_url")
     return url
+
+
+@pytest.fixture
+def other_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A second empty database of the same kind as `database_url` (to move a ledger into)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'other.sqlite'}"
+        return
+    with fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture
