@@ -16,7 +16,6 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from ledger.errors import RuleViolation
-from ledger.messages import Term
 from ledger.events import (
     LEDGER_SET_FIELDS,
     AnonymousConsultationHeld,
@@ -40,6 +39,7 @@ from ledger.events import (
     SchoolOwnerNotified,
     ServiceInvolved,
     ServiceReleased,
+    SharedWithLeader,
     StafettHandoverAccepted,
     StafettHandoverDeclined,
     StafettHandoverProposed,
@@ -51,6 +51,7 @@ from ledger.events import (
     TrackFlagged,
     UndringRegistered,
 )
+from ledger.messages import Term
 from ledger.policies.calendar import age_on, local_date
 from ledger.policies.consent import ConsentState, covering_consent
 from ledger.policies.rulebook import Rulebook
@@ -110,6 +111,7 @@ class Case:
     unit: str = ""
     service: str = ""
     registered_by: str = ""
+    leader: str | None = None
     noticed_at: datetime | None = None
     tracks: set[str] = field(default_factory=set)
     violence_suspected: bool = False
@@ -302,6 +304,10 @@ def _registered(case: Case, e: UndringRegistered) -> None:
     case.holder, case.holder_service = e.actor.person, e.service
 
 
+def _shared(case: Case, e: SharedWithLeader) -> None:
+    case.leader = e.leader
+
+
 def _flagged(case: Case, e: TrackFlagged) -> None:
     if e.flag == "violence_suspected":
         case.violence_suspected = True
@@ -424,6 +430,7 @@ def _deviation(case: Case, e: DeviationRecorded) -> None:
 
 _APPLIERS: dict[type[Any], Callable[[Case, Any], None]] = {
     UndringRegistered: _registered,
+    SharedWithLeader: _shared,
     TrackFlagged: _flagged,
     FlagCleared: _cleared,
     ReportedToBarnevern: _reported,
