@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
@@ -58,15 +58,13 @@ from ledger.events import (
     TrackFlagged,
     UndringRegistered,
 )
+from ledger.events.ledger import LEDGER_ID
 from ledger.policies.rulebook import Rulebook, load_rulebook
 from ledger.projections.case_summary import CaseSummary, summarise
 from ledger.store import EventStoreApplication, decode, open_store, resolve_url
 
 Clock = Callable[[], datetime]
 E = TypeVar("E", bound=CaseEvent)
-
-LEDGER_ID = uuid5(NAMESPACE_URL, "urn:bti-ledger:ledger")
-"""The id of the ledger's own stream, which holds the rulebooks it has adopted."""
 
 MAX_ATTEMPTS = 30
 """How often a command is re-checked and retried when another writer got there first."""

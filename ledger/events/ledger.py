@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from typing import Any, Literal
+from uuid import NAMESPACE_URL, uuid5
 
 from pydantic import Field
 
 from ledger.events.base import LedgerEvent, Name
+
+LEDGER_ID = uuid5(NAMESPACE_URL, "urn:bti-ledger:ledger")
+"""The id of the ledger's own stream, which holds the rulebooks it has adopted."""
 
 
 class RulebookAdopted(LedgerEvent):
