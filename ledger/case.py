@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from ledger.errors import RuleViolation
 from ledger.events import (
     LEDGER_SET_FIELDS,
+    Actor,
     AnonymousConsultationHeld,
     CaseClosed,
     CaseEvent,
@@ -65,10 +66,10 @@ _OFFICE_ROLES = frozenset({"tilsyn", "system", "coordinator"})
 # Events another service may record without a consent: naming no child (NN-drøfting) or
 # reporting to barnevern, which never waits for consent (004).
 _CONSENT_FREE = (AnonymousConsultationHeld, ReportedToBarnevern, ReminderIssued)
-# § 12-4's five plan elements (000): the field that carries each, in the catalogue's words.
+# § 12-4's plan elements (000) that a tiltak may lack; the fifth, the tiltak itself
+# (`description`), every TiltakPlanned must have.
 _PLAN_ELEMENTS = (
     ("problem", "problem"),
-    ("description", "tiltak"),
     ("starts_at", "when"),
     ("responsible", "who"),
     ("evaluate_by", "evaluation"),
@@ -171,7 +172,7 @@ class Case:
         self._check_stream(event)
         self._check_time(event, now)
         if not isinstance(event, _CONSENT_FREE):
-            self._check_actor_consent(event)
+            self._check_actor_consent(event, now)
         rule = _RULES.get(type(event))
         if rule is not None:
             rule(self, event, rulebook)
@@ -195,14 +196,20 @@ class Case:
         # Rule 2: not in the future, not before the undring was noticed.
         if event.occurred_at > now:
             raise RuleViolation("occurred_in_future", occurred_at=event.occurred_at)
+        if isinstance(event, UndringRegistered) and event.noticed_at > event.occurred_at:
+            raise RuleViolation(
+                "noticed_after_registered", noticed_at=event.noticed_at, occurred_at=event.occurred_at
+            )
         noticed_at = event.noticed_at if isinstance(event, UndringRegistered) else self.noticed_at
         if noticed_at is not None and event.occurred_at < noticed_at:
             raise RuleViolation(
                 "before_undring", occurred_at=event.occurred_at, noticed_at=noticed_at
             )
 
-    def _check_actor_consent(self, event: CaseEvent) -> None:
-        # Rule 4: a person of another service acts on the case only under a consent.
+    def _check_actor_consent(self, event: CaseEvent, now: datetime) -> None:
+        # Rule 4: a person of another service acts on the case only under a consent, both
+        # when it happened and now: dating an event back to before a withdrawal or an
+        # expiry does not let a service back in.
         actor = event.actor
         if isinstance(event, UndringRegistered) or actor.role in _OFFICE_ROLES:
             return
@@ -210,8 +217,9 @@ class Case:
             return
         if isinstance(event, ConsentGiven) and actor.service in event.services:
             return  # the consent being recorded is itself what lets this service in
-        if covering_consent(self.consents, actor.service, event.occurred_at) is None:
-            raise RuleViolation("consent_required", service=actor.service)
+        for moment in (event.occurred_at, now):
+            if covering_consent(self.consents, actor.service, moment) is None:
+                raise RuleViolation("consent_required", service=actor.service)
 
     # ---- queries on state ------------------------------------------------------------
 
@@ -406,8 +414,8 @@ def _evaluated(case: Case, e: EvaluationRecorded) -> None:
 
 def _decided(case: Case, e: DecisionRecorded) -> None:
     case.decisions.append(e)
-    if e.to_level is not None:
-        case.pending_level = e.to_level
+    # The latest decision is the one in force: a later "continue" withdraws a move not yet made.
+    case.pending_level = e.to_level
 
 
 def _level_changed(case: Case, e: LevelChanged) -> None:
@@ -490,6 +498,12 @@ def _rule_samtale(case: Case, e: SamtaleInvited | SamtaleHeld, rulebook: Ruleboo
     _rule_guardians(case, e.with_whom if isinstance(e, SamtaleInvited) else e.participants)
 
 
+def _rule_anonymous(case: Case, e: AnonymousConsultationHeld, rulebook: Rulebook) -> None:
+    # Telling the guardians about the consultation involves them (001 asks it in a ressursteam).
+    if e.guardians_told:
+        _rule_guardians(case, ["guardians"])
+
+
 def _rule_who_consents(case: Case, party: str, at: datetime, rulebook: Rulebook) -> None:
     # Rule 5: guardians, or a youth at or above the rulebook's self-consent age.
     if party != "child" or case.child_birth_date is None:
@@ -549,8 +563,13 @@ def _rule_released(case: Case, e: ServiceReleased, rulebook: Rulebook) -> None:
         raise RuleViolation("service_not_involved", service=e.service)
 
 
+def _leads_or_holds(case: Case, actor: Actor) -> bool:
+    """The leader of the case's own unit, or the person who holds the stafett."""
+    return (actor.role == "leader" and actor.unit == case.unit) or actor.person == case.holder
+
+
 def _rule_assigned(case: Case, e: StafettholderAssigned, rulebook: Rulebook) -> None:
-    if e.actor.role != "leader" and e.actor.person != case.holder:
+    if not _leads_or_holds(case, e.actor):
         raise RuleViolation("assign_not_allowed", person=e.actor.person)
     _rule_service_may_hold(case, e.service, e.occurred_at)
 
@@ -562,7 +581,7 @@ def _rule_service_may_hold(case: Case, service: str, at: datetime) -> None:
 
 def _rule_proposed(case: Case, e: StafettHandoverProposed, rulebook: Rulebook) -> None:
     # Rule 9: proposed by the holder or the leader; one proposal at a time.
-    if e.actor.role != "leader" and e.actor.person != case.holder:
+    if not _leads_or_holds(case, e.actor):
         raise RuleViolation("handover_not_allowed", person=e.actor.person, holder=case.holder)
     if e.to_person == case.holder:
         raise RuleViolation("handover_to_holder", person=e.to_person)
@@ -655,15 +674,18 @@ def _rule_corrected(case: Case, e: EntryCorrected, rulebook: Rulebook) -> None:
     target = case.event(e.corrects)
     if target is None:
         raise RuleViolation("correction_target_unknown", event_id=e.corrects)
-    fixed = set(e.fields) & (LEDGER_SET_FIELDS | {"actor", "occurred_at"})
+    protected = set(e.fields) & (LEDGER_SET_FIELDS | {"actor", "occurred_at"})
     unknown = set(e.fields) - set(type(target).model_fields)
-    if fixed or unknown:
+    if protected or unknown:
         raise RuleViolation(
-            "correction_field_not_allowed", fields=", ".join(sorted(fixed | unknown))
+            "correction_field_not_allowed", fields=", ".join(sorted(protected | unknown))
         )
-    current = next(c for c in corrected_events(case.events) if c.event_id == e.corrects)
+    if isinstance(target, EntryCorrected):
+        raise RuleViolation("correction_of_correction", event_id=e.corrects)
+    as_corrected = corrected_events(case.events)
+    position = case.events.index(target)
     try:
-        type(target).model_validate({**current.model_dump(), **e.fields})
+        fixed = type(target).model_validate({**as_corrected[position].model_dump(), **e.fields})
     except ValidationError as error:
         first = error.errors()[0]
         raise RuleViolation(
@@ -671,6 +693,19 @@ def _rule_corrected(case: Case, e: EntryCorrected, rulebook: Rulebook) -> None:
             field=".".join(str(p) for p in first["loc"]) or "-",
             problem=first["msg"],
         ) from None
+    # The corrected event must keep the rules the original was held to, judged on the case
+    # as it stood then: a correction is not a way around a rule.
+    rule = _RULES.get(type(target))
+    if rule is not None:
+        rule(Case.replay(case.id, as_corrected[:position]), fixed, rulebook)
+    if isinstance(fixed, UndringRegistered):
+        if fixed.noticed_at > fixed.occurred_at:
+            raise RuleViolation(
+                "noticed_after_registered", noticed_at=fixed.noticed_at, occurred_at=fixed.occurred_at
+            )
+        earliest = min(x.occurred_at for x in case.events)
+        if fixed.noticed_at > earliest:
+            raise RuleViolation("before_undring", occurred_at=earliest, noticed_at=fixed.noticed_at)
 
 
 def _rule_deviation(case: Case, e: DeviationRecorded, rulebook: Rulebook) -> None:
@@ -691,6 +726,7 @@ _RULES: dict[type[Any], Callable[[Case, Any, Rulebook], None]] = {
     FlagCleared: _rule_clear,
     SamtaleInvited: _rule_samtale,
     SamtaleHeld: _rule_samtale,
+    AnonymousConsultationHeld: _rule_anonymous,
     ConsentGiven: _rule_consent_given,
     ConsentRefused: _rule_consent_refused,
     ConsentWithdrawn: _rule_consent_withdrawn,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Literal
+
+from ledger.policies.calendar import OSLO
 
 Language = Literal["nb", "en"]
 LANGUAGES: tuple[Language, ...] = ("nb", "en")
@@ -51,9 +54,16 @@ def text(key: str, language: Language | None = None, /, **params: object) -> str
         return key if not params else f"{key} {params}"
     template = entry.get(language or _language) or entry["en"]
     try:
-        return template.format(**params)
+        return template.format(**{k: readable(v) for k, v in params.items()})
     except (KeyError, IndexError, ValueError):
         return template
+
+
+def readable(value: object) -> object:
+    """A value as people read it: moments in Oslo local time, to the minute."""
+    if isinstance(value, datetime):
+        return value.astimezone(OSLO).strftime("%Y-%m-%d %H:%M")
+    return value
 
 
 class Term:
