@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -59,9 +60,16 @@ from ledger.events import (
     UndringRegistered,
 )
 from ledger.events.ledger import LEDGER_ID
+from ledger.policies.deadlines import Deadline
 from ledger.policies.rulebook import Rulebook, load_rulebook
-from ledger.projections.case_summary import CaseSummary, summarise
+from ledger.projections.case_summary import CaseSummary
+from ledger.projections.open_deadlines import DeadlineQuery
+from ledger.projections.reading import ReadModels
+from ledger.projections.sql import Database
+from ledger.projections.stafett import StafettRow
 from ledger.store import EventStoreApplication, decode, open_store, resolve_url
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 E = TypeVar("E", bound=CaseEvent)
@@ -103,15 +111,27 @@ def build_event(cls: type[E], values: dict[str, Any]) -> E:
 class CaseLedger:
     """The ledger of BTI cases: record actions, read cases and their history."""
 
-    def __init__(self, store: EventStoreApplication, rulebook: Rulebook, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: EventStoreApplication,
+        rulebook: Rulebook,
+        clock: Clock,
+        *,
+        inline_projections: bool = True,
+    ) -> None:
         self.store = store
         self.rulebook = rulebook
         self.clock = clock
+        self.read_models = ReadModels(Database(store))
+        self.inline_projections = inline_projections
+        """False in a server set-up where `bti project --follow` keeps the projections."""
 
     # ---- opening and creating ----------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str | None = None, *, clock: Clock = system_clock) -> CaseLedger:
+    def open(
+        cls, url: str | None = None, *, clock: Clock = system_clock, inline_projections: bool = True
+    ) -> CaseLedger:
         """Open the ledger at `url` (default ./bti.sqlite or $BTI_DATABASE_URL)."""
         url = resolve_url(url)
         store = open_store(url)
@@ -119,7 +139,8 @@ class CaseLedger:
         if adopted is None:
             store.close()
             raise LedgerNotFound("ledger_not_initialised", url=url)
-        return cls(store, Rulebook.model_validate(adopted.rulebook_document), clock)
+        rulebook = Rulebook.model_validate(adopted.rulebook_document)
+        return cls(store, rulebook, clock, inline_projections=inline_projections)
 
     @classmethod
     def create(
@@ -157,6 +178,7 @@ class CaseLedger:
         except IntegrityError:
             raise ConcurrencyConflict("concurrency_conflict", case=LEDGER_ID) from None
         self.rulebook = rulebook
+        self.project()
 
     def close(self) -> None:
         """Release the database connections."""
@@ -214,6 +236,7 @@ class CaseLedger:
                 # new state, after a short random pause so the writers spread out.
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
+            self.project()
             return event
         raise ConcurrencyConflict("concurrency_conflict", case=case_uuid)
 
@@ -387,9 +410,26 @@ class CaseLedger:
             raise LedgerError("case_unknown", case=case_id)
         return case
 
+    def project(self) -> None:
+        """Bring the projections up to date with what was just stored.
+
+        The events are already safe when this runs; if a projection fails, the command has
+        still succeeded, and the next command, query or `bti project` catches up.
+        """
+        if not self.inline_projections:
+            return
+        try:
+            self.read_models.catch_up()
+        except Exception:
+            log.exception("projections could not catch up; they will on the next try")
+
     def summary(self, case_id: UUID | str) -> CaseSummary:
-        """The case as a user sees it now."""
-        return summarise(self.case(case_id), self.clock())
+        """The case as a user sees it now, from the case summary projection."""
+        self.project()
+        found = self.read_models.summary(parse_uuid(case_id, "case_id"), self.clock())
+        if found is None:
+            raise LedgerError("case_unknown", case=case_id)
+        return found
 
     def history(self, case_id: UUID | str) -> list[CaseEvent]:
         """The case's events in the order they were recorded."""
@@ -407,20 +447,34 @@ class CaseLedger:
             start = rows[-1].id + 1
 
     def list_cases(self, unit: str | None = None, status: str | None = None) -> list[CaseSummary]:
-        """Every case with its level and holder, folded from the log, by unit and status."""
-        cases: dict[UUID, Case] = {}
-        for event in self.all_events():
-            if isinstance(event, CaseEvent):
-                case = cases.get(event.case_id)
-                if case is None:
-                    case = cases[event.case_id] = Case(id=event.case_id)
-                case._apply(event)
+        """Every case with its level and holder, by unit and status, most recent first."""
+        self.project()
+        return self.read_models.cases(self.clock(), unit=unit, status=status)
+
+    def deadlines(
+        self,
+        *,
+        due_within: timedelta | None = None,
+        unit: str | None = None,
+        holder: str | None = None,
+        case_id: UUID | str | None = None,
+        overdue: bool = False,
+        include_closed: bool = False,
+    ) -> list[Deadline]:
+        """Deadlines from the projection: open and overdue ones unless `include_closed`."""
+        self.project()
         now = self.clock()
-        return [
-            summarise(case, now)
-            for case in cases.values()
-            if (unit is None or case.unit == unit) and (status is None or case.status == status)
-        ]
+        query = DeadlineQuery(
+            due_before=now + due_within if due_within is not None else None,
+            unit=unit, holder=holder, overdue=overdue, include_closed=include_closed,
+            case_id=parse_uuid(case_id, "case_id") if case_id is not None else None,
+        )
+        return self.read_models.deadlines(query, now)
+
+    def stafett(self, person: str | None = None) -> list[StafettRow]:
+        """Open cases a person holds or is asked to take over (every open case if no person)."""
+        self.project()
+        return self.read_models.stafett(person)
 
 
 

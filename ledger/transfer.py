@@ -89,7 +89,9 @@ def import_events(
     ledger: CaseLedger, lines: Iterable[NumberedLine], progress: Progress | None = None
 ) -> ImportReport:
     """Validate every line, then store all of them in one transaction, or none."""
-    return import_into(ledger.store, ledger.clock(), lines, progress)
+    report = import_into(ledger.store, ledger.clock(), lines, progress)
+    ledger.project()
+    return report
 
 
 def import_into(

@@ -1,11 +1,27 @@
-"""Dates and times as the municipality counts them: in Europe/Oslo, days running to midnight."""
+"""Dates and times as the municipality counts them: in Europe/Oslo, days running to midnight.
+
+Three ways of counting forward, each in Oslo local time:
+
+- calendar days and weeks keep the local wall-clock time (`add_local_days`): one week after
+  Monday 23 March 2026 10:00 is Monday 30 March 2026 10:00, although summer time began in
+  between and the two moments are 6 days 23 hours apart;
+- a due *date* runs to the end of that day (`end_of_day`);
+- working days (virkedager) are Monday to Friday except Norway's public holidays
+  (`is_working_day`, `add_working_days`). The holidays come from the `holidays` library,
+  never from a list written here.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
+import holidays
+
 OSLO = ZoneInfo("Europe/Oslo")
+
+_SATURDAY = 5
 
 
 def local_date(moment: datetime) -> date:
@@ -20,9 +36,67 @@ def end_of_day(day: date) -> datetime:
     )
 
 
+def start_of_day(day: date) -> datetime:
+    """The first instant of `day` in Oslo (midnight; summer time never shifts at midnight)."""
+    return datetime.combine(day, time(0), tzinfo=OSLO)
+
+
 def age_on(birth_date: date, day: date) -> int:
     """Completed years of age on `day` (a birthday on 29 February counts from 1 March)."""
     years = day.year - birth_date.year
     if (day.month, day.day) < (birth_date.month, birth_date.day):
         years -= 1
     return years
+
+
+def add_local_days(moment: datetime, days: int) -> datetime:
+    """`moment` moved `days` calendar days on in Oslo, at the same local wall-clock time.
+
+    A wall-clock time that does not exist on the day reached (02:30 on the last Sunday of
+    March) moves on by the hour the clocks skip (03:30 summer time); one that occurs twice
+    (02:30 on the last Sunday of October) is the first of the two (summer time).
+    """
+    if moment.tzinfo is None:
+        raise ValueError("moment must be timezone-aware")
+    local = moment.astimezone(OSLO)
+    if days == 0:
+        return local
+    wall = datetime.combine(local.date() + timedelta(days=days), local.timetz().replace(fold=0))
+    # Round-trip through UTC to settle a wall time in the spring gap on a real instant.
+    return wall.astimezone(UTC).astimezone(OSLO)
+
+
+@cache
+def _public_holidays(year: int) -> frozenset[date]:
+    # Some versions of `holidays` count every Sunday as a Norwegian holiday ("which they are
+    # in Norway"); ask without them, so only the real helligdager and høytidsdager remain.
+    # A Sunday is never a working day anyway, so the answer does not depend on this.
+    calendar = holidays.country_holidays("NO", years=year, include_sundays=False)
+    return frozenset(day for day in calendar if day.year == year)
+
+
+def is_public_holiday(day: date) -> bool:
+    """Whether `day` is a Norwegian public holiday (1 January, påske, 1 and 17 May, …).
+
+    Julaften (24 December) and nyttårsaften (31 December) are not public holidays in law,
+    and so count as working days here, as in the `holidays` library.
+    """
+    return day in _public_holidays(day.year)
+
+
+def is_working_day(day: date) -> bool:
+    """A virkedag: Monday to Friday and not a Norwegian public holiday."""
+    return day.weekday() < _SATURDAY and not is_public_holiday(day)
+
+
+def add_working_days(day: date, count: int) -> date:
+    """The `count`-th working day after `day` (`day` itself is not counted); 0 gives `day`."""
+    if count < 0:
+        raise ValueError("count must not be negative")
+    reached = day
+    remaining = count
+    while remaining:
+        reached += timedelta(days=1)
+        if is_working_day(reached):
+            remaining -= 1
+    return reached

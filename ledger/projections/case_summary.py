@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 from ledger.case import Case
+from ledger.policies.calendar import end_of_day
+from ledger.projections.base import CaseChange
+from ledger.projections.sql import Cursor
 
 
 class ConsentInForce(BaseModel):
@@ -96,3 +99,60 @@ def summarise(case: Case, at: datetime) -> CaseSummary:
         last_activity=case.last_activity,
         events=case.version,
     )
+
+
+def summary_as_of(summary: CaseSummary, now: datetime) -> CaseSummary:
+    """A stored summary judged at `now`: consents that have expired since no longer count."""
+    in_force = tuple(
+        c for c in summary.consents_in_force
+        if c.valid_until is None or now <= end_of_day(c.valid_until)
+    )
+    if len(in_force) == len(summary.consents_in_force):
+        return summary
+    covered = {s for c in in_force for s in c.services}
+    lost = set(summary.services_relying_on_lost_consent) | {
+        s for s in summary.services_involved if s != summary.service and s not in covered
+    }
+    return summary.model_copy(update={
+        "consents_in_force": in_force,
+        "services_relying_on_lost_consent": tuple(sorted(lost)),
+    })
+
+
+class CaseSummaryProjection:
+    """One row per case: status, level, unit, holder, and the whole summary as JSON."""
+
+    name = "case_summary"
+    tables: tuple[str, ...] = ("case_summary",)
+
+    def create_tables(self, cursor: Cursor, table: dict[str, str]) -> None:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {table['case_summary']} ("
+            "case_id TEXT PRIMARY KEY, unit TEXT NOT NULL, status TEXT NOT NULL, "
+            "level INTEGER NOT NULL, holder TEXT, last_activity TEXT, summary TEXT NOT NULL)"
+        )
+
+    def create_indexes(self, cursor: Cursor, table: dict[str, str]) -> None:
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS bti_case_summary_unit "
+            f"ON {table['case_summary']} (unit, status)"
+        )
+
+    def refresh(self, cursor: Cursor, table: dict[str, str], change: CaseChange) -> None:
+        summary = summarise(change.case, change.as_of)
+        cursor.execute(f"DELETE FROM {table['case_summary']} WHERE case_id = %s",
+                       (str(change.case_id),))
+        cursor.execute(
+            f"INSERT INTO {table['case_summary']} "
+            "(case_id, unit, status, level, holder, last_activity, summary) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (str(summary.case_id), summary.unit, summary.status, summary.level, summary.holder,
+             utc_text(summary.last_activity), summary.model_dump_json()),
+        )
+
+
+def utc_text(moment: datetime | None) -> str | None:
+    """A sortable text for a moment: ISO 8601 in UTC with microseconds."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

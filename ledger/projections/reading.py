@@ -1,0 +1,64 @@
+"""Reading the projections: cases by unit and status, deadlines by window, stafett by person."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from ledger.policies.deadlines import Deadline
+from ledger.projections import all_projections
+from ledger.projections.case_summary import CaseSummary, summary_as_of
+from ledger.projections.open_deadlines import DeadlineQuery, query_deadlines
+from ledger.projections.runner import ProjectionRunner
+from ledger.projections.sql import Database
+from ledger.projections.stafett import StafettRow, query_stafett
+
+
+class ReadModels:
+    """The projections of one ledger, kept up to date and queried."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+        self.runner = ProjectionRunner(database, all_projections())
+
+    def catch_up(self) -> int:
+        """Bring every projection up to the head of the log."""
+        return self.runner.catch_up()
+
+    def summary(self, case_id: UUID, now: datetime) -> CaseSummary | None:
+        """One case's summary as it stands at `now`, or None if there is no such case."""
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"SELECT summary FROM {self.db.table('bti_case_summary')} WHERE case_id = %s",
+                (str(case_id),),
+            )
+            row = cursor.fetchone()
+        return summary_as_of(CaseSummary.model_validate_json(row[0]), now) if row else None
+
+    def cases(self, now: datetime, unit: str | None = None, status: str | None = None) -> list[CaseSummary]:
+        """Every case's summary, by unit and status, most recently active first."""
+        where, params = ["1 = 1"], []
+        if unit is not None:
+            where.append("unit = %s")
+            params.append(unit)
+        if status is not None:
+            where.append("status = %s")
+            params.append(status)
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"SELECT summary FROM {self.db.table('bti_case_summary')} "
+                f"WHERE {' AND '.join(where)} ORDER BY last_activity DESC, case_id",
+                params,
+            )
+            rows = cursor.fetchall()
+        return [summary_as_of(CaseSummary.model_validate_json(r[0]), now) for r in rows]
+
+    def deadlines(self, query: DeadlineQuery, now: datetime) -> list[Deadline]:
+        """The deadlines the query asks for, judged at `now`."""
+        with self.db.transaction() as cursor:
+            return query_deadlines(cursor, self.db.table("bti_deadlines"), query, now)
+
+    def stafett(self, person: str | None = None) -> list[StafettRow]:
+        """Open cases held by `person` or waiting for them to accept (all if no person)."""
+        with self.db.transaction() as cursor:
+            return query_stafett(cursor, self.db.table("bti_stafett"), person)

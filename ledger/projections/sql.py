@@ -1,0 +1,109 @@
+"""SQL on the ledger's own database, written once for SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
+from uuid import UUID
+
+from ledger.store import EventStoreApplication
+
+Dialect = Literal["sqlite", "postgres"]
+
+
+class Cursor:
+    """A cursor that takes `%s` placeholders on both databases and returns plain tuples."""
+
+    def __init__(self, raw: Any, dialect: Dialect) -> None:
+        self.raw = raw
+        self.dialect = dialect
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("%s", "?") if self.dialect == "sqlite" else statement
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Cursor:
+        self.raw.execute(self._sql(statement), tuple(params))
+        return self
+
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.raw.executemany(self._sql(statement), [tuple(r) for r in rows])
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return [tuple(row.values()) if isinstance(row, dict) else tuple(row)
+                for row in self.raw.fetchall()]
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        row = self.raw.fetchone()
+        if row is None:
+            return None
+        return tuple(row.values()) if isinstance(row, dict) else tuple(row)
+
+
+class Database:
+    """The ledger's database as the projections see it: tables, transactions, the event log."""
+
+    def __init__(self, store: EventStoreApplication) -> None:
+        self.store = store
+        module = store.env.get("PERSISTENCE_MODULE") or ""
+        self.dialect: Dialect = "postgres" if "postgres" in module else "sqlite"
+        self.datastore = store.recorder.datastore  # type: ignore[attr-defined]
+        self.schema: str = getattr(self.datastore, "schema", "") if self.dialect == "postgres" else ""
+        self.events_table = self.table(store.recorder.events_table_name)  # type: ignore[attr-defined]
+
+    def table(self, name: str) -> str:
+        """The table's name as SQL must write it (schema-qualified on PostgreSQL)."""
+        return f'"{self.schema}"."{name}"' if self.schema else name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """One transaction: committed if the block ends normally, rolled back if it raises."""
+        with self.datastore.transaction(commit=True) as raw:
+            yield Cursor(raw, self.dialect)
+
+    def stream_key(self, stream_id: UUID) -> Any:
+        """The originator id as the events table stores it."""
+        return stream_id.hex if self.dialect == "sqlite" else stream_id
+
+    @property
+    def position_column(self) -> str:
+        """The events table's notification id (SQLite's rowid; PostgreSQL's bigserial)."""
+        return "rowid" if self.dialect == "sqlite" else "notification_id"
+
+    def select_notifications(
+        self, cursor: Cursor, after: int, limit: int
+    ) -> list[tuple[int, UUID, int, str, bytes]]:
+        """Notifications after position `after`, in order: (id, stream, version, topic, state)."""
+        column = self.position_column
+        cursor.execute(
+            f"SELECT {column}, originator_id, originator_version, topic, state "
+            f"FROM {self.events_table} WHERE {column} > %s ORDER BY {column} LIMIT %s",
+            (after, limit),
+        )
+        return [
+            (int(row[0]), _uuid(row[1]), int(row[2]), str(row[3]), bytes(row[4]))
+            for row in cursor.fetchall()
+        ]
+
+    def select_stream(
+        self, cursor: Cursor, stream_id: UUID, below: int
+    ) -> list[tuple[str, bytes]]:
+        """A stream's (topic, state) rows with version below `below`, in order."""
+        cursor.execute(
+            f"SELECT topic, state FROM {self.events_table} "
+            "WHERE originator_id = %s AND originator_version < %s ORDER BY originator_version",
+            (self.stream_key(stream_id), below),
+        )
+        return [(str(row[0]), bytes(row[1])) for row in cursor.fetchall()]
+
+    def max_position(self) -> int:
+        """The newest notification id (0 for an empty ledger)."""
+        with self.transaction() as cursor:
+            cursor.execute(f"SELECT MAX({self.position_column}) FROM {self.events_table}")
+            row = cursor.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))

@@ -1,0 +1,76 @@
+"""The stafett projection: who holds which case, and which handovers wait for whom."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from ledger.projections.base import CaseChange
+from ledger.projections.case_summary import utc_text
+from ledger.projections.sql import Cursor
+
+
+class StafettRow(BaseModel):
+    """One open case's baton: its holder, and the person a handover waits for, if any."""
+
+    model_config = ConfigDict(frozen=True)
+    case_id: UUID
+    child_ref: str
+    unit: str
+    level: int
+    holder: str | None
+    holder_service: str | None
+    pending_to: str | None
+    pending_since: datetime | None
+
+
+class StafettProjection:
+    """One row per open case."""
+
+    name = "stafett"
+    tables: tuple[str, ...] = ("stafett",)
+
+    def create_tables(self, cursor: Cursor, table: dict[str, str]) -> None:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {table['stafett']} ("
+            "case_id TEXT PRIMARY KEY, child_ref TEXT NOT NULL, unit TEXT NOT NULL, "
+            "level INTEGER NOT NULL, holder TEXT, holder_service TEXT, pending_to TEXT, "
+            "pending_since TEXT)"
+        )
+
+    def create_indexes(self, cursor: Cursor, table: dict[str, str]) -> None:
+        name = table["stafett"]
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS bti_stafett_holder ON {name} (holder)")
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS bti_stafett_pending ON {name} (pending_to)")
+
+    def refresh(self, cursor: Cursor, table: dict[str, str], change: CaseChange) -> None:
+        name = table["stafett"]
+        case = change.case
+        cursor.execute(f"DELETE FROM {name} WHERE case_id = %s", (str(case.id),))
+        if case.status != "open":
+            return  # a closed case has no baton to hold
+        pending = case.pending_handover
+        cursor.execute(
+            f"INSERT INTO {name} (case_id, child_ref, unit, level, holder, holder_service, "
+            "pending_to, pending_since) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (str(case.id), case.child_ref, case.unit, case.level, case.holder,
+             case.holder_service, pending.to_person if pending else None,
+             utc_text(pending.proposed_at) if pending else None),
+        )
+
+
+def query_stafett(cursor: Cursor, table: str, person: str | None) -> list[StafettRow]:
+    """Open cases held by `person` or waiting for them (all open cases if no person)."""
+    columns = "case_id, child_ref, unit, level, holder, holder_service, pending_to, pending_since"
+    if person is None:
+        cursor.execute(f"SELECT {columns} FROM {table} ORDER BY holder, unit, case_id")
+    else:
+        cursor.execute(
+            f"SELECT {columns} FROM {table} WHERE holder = %s OR pending_to = %s "
+            "ORDER BY unit, case_id",
+            (person, person),
+        )
+    keys = columns.split(", ")
+    return [StafettRow.model_validate(dict(zip(keys, row, strict=True))) for row in cursor.fetchall()]

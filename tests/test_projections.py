@@ -1,0 +1,242 @@
+"""Stories of the read models: they agree with the pure functions and rebuild row for row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledger.application import CaseLedger
+from ledger.case import Case
+from ledger.errors import RuleViolation
+from ledger.policies.deadlines import deadlines
+from ledger.policies.rulebook import Duration, load_rulebook
+from ledger.projections.open_deadlines import judged_at
+from ledger.projections.runner import TRACKING_TABLE
+from tests.cast import PPT_ADVISER, RECTOR, TEACHER, SetClock
+from tests.test_property_replay import STEPS
+
+TABLES = ("bti_case_summary", "bti_deadlines", "bti_stafett")
+
+
+def dump(ledger: CaseLedger) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every projection table, in a stable order."""
+    db = ledger.read_models.db
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    with db.transaction() as cursor:
+        for table in TABLES:
+            cursor.execute(f"SELECT * FROM {db.table(table)}")
+            rows[table] = sorted(cursor.fetchall(), key=repr)
+    return rows
+
+
+def positions(ledger: CaseLedger) -> dict[str, int]:
+    return ledger.read_models.runner.positions()
+
+
+def s12_case_with_ppt(ledger: CaseLedger, clock: SetClock) -> UUID:
+    """A § 12-sak: shared, innkalling, consent for PPT, PPT involved, a tiltak planned."""
+    case = ledger.register_undring(
+        actor=TEACHER, child_ref="Elev-17", child_birth_date="2014-05-01", unit="Fossen skole",
+        service="skole", noticed_at=clock.now, observations="Står alene i friminuttene.",
+        tracks=["skolemiljo"],
+    ).case_id
+    clock.advance(hours=2)
+    ledger.share_with_leader(case, actor=TEACHER, leader=RECTOR.person, how="samtale")
+    clock.advance(days=3)
+    ledger.invite_to_samtale(
+        case, actor=TEACHER, with_whom=["guardians"], planned_at=clock.now + timedelta(days=2)
+    )
+    ledger.give_consent(
+        case, actor=TEACHER, given_by="guardians", services=["ppt"], purpose="Vurdering",
+        information="Undringsnotat", valid_until=(clock.now + timedelta(days=30)).date(),
+    )
+    ledger.involve_service(case, actor=TEACHER, service="ppt", contact=PPT_ADVISER.person)
+    ledger.plan_tiltak(
+        case, actor=TEACHER, description="Fast voksen i storefri", goal="Trygge friminutt",
+        problem="Alene i friminuttene", responsible=TEACHER.person,
+        starts_at=clock.now.date(), evaluate_by=(clock.now + timedelta(days=21)).date(),
+    )
+    return case
+
+
+def test_the_deadline_projection_answers_as_the_pure_function_does_at_any_later_time(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    case = s12_case_with_ppt(ledger, clock)
+    history = ledger.history(case)
+    for days in (0, 3, 10, 25, 60):
+        clock.advance(days=days)
+        pure = [judged_at(d, clock.now) for d in deadlines(history, ledger.rulebook, clock.now)]
+        projected = ledger.deadlines(case_id=case, include_closed=True)
+        assert sorted(projected, key=lambda d: d.deadline_id) == sorted(pure, key=lambda d: d.deadline_id)
+        assert {d.state for d in pure} == {d.state for d in deadlines(history, ledger.rulebook, clock.now)}
+
+
+def test_a_leader_lists_the_deadlines_of_the_next_fortnight_for_the_school_and_overdue_ones(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    case = s12_case_with_ppt(ledger, clock)
+    next_fortnight = ledger.deadlines(due_within=timedelta(days=14), unit="Fossen skole")
+    assert {d.rule for d in next_fortnight} == {"decision_level0"}
+    assert all(d.case_id == case and d.state == "open" for d in next_fortnight)
+    clock.advance(days=20)
+    overdue = ledger.deadlines(overdue=True)
+    assert [d.rule for d in overdue] == ["decision_level0", "samtale_with_guardians"]
+    assert [d.state for d in overdue] == ["missed", "missed"]
+    assert ledger.deadlines(unit="Solsiden barnehage") == []
+
+
+def test_a_stafettholder_sees_the_cases_they_hold_and_a_handover_waiting_for_them(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    case = s12_case_with_ppt(ledger, clock)
+    [held] = ledger.stafett(TEACHER.person)
+    assert (held.case_id, held.holder, held.pending_to) == (case, TEACHER.person, None)
+    clock.advance(hours=1)
+    ledger.propose_handover(case, actor=RECTOR, to_person=PPT_ADVISER.person, to_service="ppt")
+    # Until accepted the old holder keeps the baton; the new one sees it waiting.
+    [waiting] = ledger.stafett(PPT_ADVISER.person)
+    assert (waiting.holder, waiting.pending_to) == (TEACHER.person, PPT_ADVISER.person)
+    assert ledger.summary(case).holder == TEACHER.person
+    clock.advance(hours=1)
+    ledger.accept_handover(case, actor=PPT_ADVISER)
+    assert [r.holder for r in ledger.stafett(PPT_ADVISER.person)] == [PPT_ADVISER.person]
+    assert ledger.stafett(TEACHER.person) == []
+
+
+def test_a_closed_case_leaves_the_stafett_list_and_its_open_deadlines_are_cancelled(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    case = s12_case_with_ppt(ledger, clock)
+    clock.advance(days=1)
+    ledger.close_case(case, actor=RECTOR, reason="Flyttet", closing_note="Eleven har flyttet.")
+    assert ledger.stafett() == []
+    assert ledger.deadlines(case_id=case) == []
+    states = {d.rule: d.state for d in ledger.deadlines(case_id=case, include_closed=True)}
+    assert states["decision_level0"] == "cancelled"
+    assert ledger.list_cases(status="closed")[0].case_id == case
+
+
+def test_an_expired_consent_shows_in_the_summary_without_any_new_event(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    case = s12_case_with_ppt(ledger, clock)
+    assert ledger.summary(case).services_relying_on_lost_consent == ()
+    clock.advance(days=45)
+    summary = ledger.summary(case)
+    assert summary.consents_in_force == ()
+    assert summary.services_relying_on_lost_consent == ("ppt",)
+
+
+def test_a_rebuild_equals_the_projections_kept_command_by_command(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    for _ in range(3):
+        s12_case_with_ppt(ledger, clock)
+    before, tracked = dump(ledger), positions(ledger)
+    seen: list[int] = []
+    ledger.read_models.runner.rebuild(progress=seen.append)
+    assert dump(ledger) == before
+    assert positions(ledger) == tracked
+    assert sum(seen) == tracked["deadlines"]
+
+
+def test_an_interrupted_rebuild_continues_and_the_old_tables_serve_meanwhile(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    s12_case_with_ppt(ledger, clock)
+    before = dump(ledger)
+    runner = ledger.read_models.runner
+    # Start a rebuild of the deadlines and stop it after its first small batch.
+    runner.batch_size = 3
+    target = runner.rebuilding(runner.projections["deadlines"])
+    runner.setup()
+    with runner.db.transaction() as cursor:
+        target.projection.create_tables(cursor, target.table)
+        runner._ensure_tracking(cursor, target.tracking_name)
+    with runner.db.transaction() as cursor:
+        assert runner._batch(cursor, [target]) == 3
+    assert positions(ledger)["deadlines_rebuild"] == 3
+    # Meanwhile a new event arrives; the live tables follow it.
+    clock.advance(hours=1)
+    new_case = s12_case_with_ppt(ledger, clock)
+    assert ledger.deadlines(case_id=new_case)
+    # Run again: it continues from where it stopped and swaps in.
+    runner.rebuild(["deadlines"])
+    assert "deadlines_rebuild" not in positions(ledger)
+    after = dump(ledger)
+    assert after["bti_deadlines"] != before["bti_deadlines"]
+    assert ledger.deadlines(case_id=new_case)
+    runner.rebuild()
+    assert dump(ledger) == after
+
+
+def test_a_new_rulebook_recomputes_deadlines_from_the_same_events(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    case = ledger.register_undring(
+        actor=TEACHER, child_ref="Elev-9", child_birth_date="2015-02-01", unit="Fossen skole",
+        service="skole", noticed_at=clock.now, observations="Lei seg i timene.",
+    ).case_id
+    history = ledger.history(case)
+    due = {d.rule: d.due_at for d in ledger.deadlines(case_id=case)}
+    default = load_rulebook("default")
+    stricter = default.model_copy(update={
+        "name": "stricter", "version": "2026.2",
+        "durations": default.durations.model_copy(update={
+            "decision_level0": Duration(amount=10, unit="days", source="Kommunestyret 2026"),
+        }),
+    })
+    clock.advance(hours=1)
+    ledger.adopt_rulebook(stricter, actor=RECTOR)
+    assert ledger.history(case) == history  # history is never rewritten
+    recomputed = {d.rule: d.due_at for d in ledger.deadlines(case_id=case)}
+    expected = {d.rule: d.due_at for d in deadlines(history, stricter, clock.now) if d.state == "open"}
+    assert recomputed == expected
+    assert recomputed["decision_level0"] == due["decision_level0"] - timedelta(days=4)
+    assert recomputed["samtale_with_guardians"] == due["samtale_with_guardians"]
+
+
+def test_projections_are_tracked_with_their_position_in_their_own_table(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    s12_case_with_ppt(ledger, clock)
+    db = ledger.read_models.db
+    with db.transaction() as cursor:
+        cursor.execute(f"SELECT name, position FROM {db.table(TRACKING_TABLE)} ORDER BY name")
+        rows = cursor.fetchall()
+    head = db.max_position()
+    assert rows == [("case_summary", head), ("deadlines", head), ("stafett", head)]
+
+
+@pytest.mark.slow
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_for_any_valid_history_a_rebuild_equals_the_incremental_projections(
+    ledger: CaseLedger, clock: SetClock, data: st.DataObject
+) -> None:
+    for _ in range(data.draw(st.integers(1, 3))):
+        undring = ledger.register_undring(
+            actor=TEACHER, child_ref="Elev-3", child_birth_date="2009-01-15", unit="Fossen skole",
+            service="skole", noticed_at=clock.now - timedelta(hours=1), observations="Sliten.",
+            tracks=data.draw(st.sampled_from([[], ["skolemiljo"]])),
+            violence_suspected=data.draw(st.booleans()),
+        )
+        built = Case.replay(undring.case_id, [undring])
+        steps: list[str] = data.draw(st.lists(st.sampled_from(sorted(STEPS)), max_size=15))
+        for name in steps:
+            clock.advance(hours=data.draw(st.integers(1, 96)))
+            step: Callable[..., Any] = STEPS[name]
+            try:
+                built._apply(step(ledger, undring.case_id, built, data))
+            except RuleViolation:
+                continue
+    before = dump(ledger)
+    ledger.read_models.runner.rebuild()
+    assert dump(ledger) == before
