@@ -81,7 +81,9 @@ def environment_for(url: str) -> dict[str, str]:
             "POSTGRES_USER": unquote(parsed.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
             "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
-            "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
+            # One connection kept open, more on demand: a municipality runs many processes.
+            "POSTGRES_POOL_SIZE": query.get("pool_size", ["1"])[0],
+            "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["4"])[0],
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
