@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from ledger.errors import RuleViolation
+from ledger.errors import AccessRefused, RuleViolation
 from ledger.events import (
     LEDGER_SET_FIELDS,
     Actor,
@@ -53,6 +53,7 @@ from ledger.events import (
     UndringRegistered,
 )
 from ledger.messages import Term
+from ledger.policies import access
 from ledger.policies.calendar import age_on, local_date
 from ledger.policies.consent import ConsentState, covering_consent
 from ledger.policies.rulebook import Rulebook
@@ -61,11 +62,6 @@ Status = Literal["new", "open", "closed"]
 TiltakStatus = Literal["planned", "started", "completed", "cancelled"]
 E = TypeVar("E", bound=CaseEvent)
 
-# Roles that act on every case by office, not as a service taking part in it.
-_OFFICE_ROLES = frozenset({"tilsyn", "system", "coordinator"})
-# Events another service may record without a consent: naming no child (NN-drøfting) or
-# reporting to barnevern, which never waits for consent (004).
-_CONSENT_FREE = (AnonymousConsultationHeld, ReportedToBarnevern, ReminderIssued)
 # § 12-4's plan elements (000) that a tiltak may lack; the fifth, the tiltak itself
 # (`description`), every TiltakPlanned must have.
 _PLAN_ELEMENTS = (
@@ -171,8 +167,7 @@ class Case:
         """Raise RuleViolation if `event` may not be recorded on this case now."""
         self._check_stream(event)
         self._check_time(event, now)
-        if not isinstance(event, _CONSENT_FREE):
-            self._check_actor_consent(event, now)
+        self._check_writer(event, now)
         rule = _RULES.get(type(event))
         if rule is not None:
             rule(self, event, rulebook)
@@ -206,20 +201,18 @@ class Case:
                 "before_undring", occurred_at=event.occurred_at, noticed_at=noticed_at
             )
 
-    def _check_actor_consent(self, event: CaseEvent, now: datetime) -> None:
-        # Rule 4: a person of another service acts on the case only under a consent, both
-        # when it happened and now: dating an event back to before a withdrawal or an
-        # expiry does not let a service back in.
-        actor = event.actor
-        if isinstance(event, UndringRegistered) or actor.role in _OFFICE_ROLES:
-            return
-        if actor.service == self.service:
-            return
-        if isinstance(event, ConsentGiven) and actor.service in event.services:
-            return  # the consent being recorded is itself what lets this service in
+    def _check_writer(self, event: CaseEvent, now: datetime) -> None:
+        # Rule 4 and who may write at all, by the one access policy: judged both when it
+        # happened and now, so dating an event back to before a withdrawal or an expiry
+        # does not let a service back in.
+        if isinstance(event, UndringRegistered):
+            return  # the person who notices owns the uro; the case begins with them
+        if isinstance(event, ReportedToBarnevern) and event.actor.role not in access.OFFICE_ROLES:
+            return  # anyone who works with the child reports, consent or not (004; rule 3)
         for moment in (event.occurred_at, now):
-            if covering_consent(self.consents, actor.service, moment) is None:
-                raise RuleViolation("consent_required", service=actor.service)
+            refused = access.refusal(self, event.actor, moment, write=True, event_type=type(event))
+            if refused is not None:
+                raise AccessRefused(refused, service=event.actor.service, person=event.actor.person)
 
     # ---- queries on state ------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
     LedgerError             anything the ledger refuses or cannot do; `.code`, `.params`
     ├── RuleViolation       a command breaks a rule of the handlingsveileder (DOMAIN.md 1–10)
+    │   └── AccessRefused   the actor may not write or read the case (rule 4, access policy)
     ├── InvalidInput        the input is not a well-formed event (field missing, wrong type …)
     ├── ImportRejected      an import file has bad lines; `.problems` lists every one
     ├── ConcurrencyConflict the case kept changing under a command; it was retried, then refused
@@ -46,6 +47,12 @@ class LedgerError(Exception):
 
 class RuleViolation(LedgerError):
     """A command breaks a rule of the handlingsveileder; nothing was stored."""
+
+
+class AccessRefused(RuleViolation):
+    """The actor may not write (or read) this case: no unit, stafett or consent lets them."""
+
+    kind = "access.refused"
 
 
 class InvalidInput(LedgerError):

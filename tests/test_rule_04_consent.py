@@ -98,7 +98,7 @@ def test_a_ppt_adviser_cannot_record_anything_on_the_case_without_a_consent(
     with pytest.raises(RuleViolation) as caught:
         ppt_observes_in_class(ledger, case_id)
     assert caught.value.code == "consent_required"
-    assert caught.value.params == {"service": "ppt"}
+    assert caught.value.params == {"service": "ppt", "person": "Per PPT"}
     assert read_history(reopen, case_id) == before
 
 
@@ -148,7 +148,7 @@ def test_after_withdrawal_the_ppt_adviser_is_refused_at_once_and_the_case_shows_
     before = read_history(reopen, case_id)
     with pytest.raises(RuleViolation) as caught:
         ppt_observes_in_class(ledger, case_id)
-    assert caught.value.code == "consent_required"
+    assert caught.value.code == "consent_withdrawn"
     assert read_history(reopen, case_id) == before
     summary = read_summary(reopen, case_id)
     assert summary.services_involved == ("ppt",)
@@ -172,7 +172,7 @@ def test_an_expired_consent_no_longer_lets_ppt_record_and_the_case_shows_it(
     assert before[-1] == on_the_last_day
     with pytest.raises(RuleViolation) as caught:
         ppt_observes_in_class(ledger, case_id)
-    assert caught.value.code == "consent_required"
+    assert caught.value.code == "consent_expired"
     assert read_history(reopen, case_id) == before
     assert read_summary(reopen, case_id).services_relying_on_lost_consent == ("ppt",)
 
@@ -211,5 +211,5 @@ def test_after_withdrawal_the_ppt_adviser_cannot_write_by_dating_the_event_earli
     before = read_history(reopen, case_id)
     with pytest.raises(RuleViolation) as caught:
         ppt_observes_in_class(ledger, case_id, occurred_at=while_it_stood)
-    assert caught.value.code == "consent_required"
+    assert caught.value.code == "consent_withdrawn"
     assert read_history(reopen, case_id) == before

@@ -163,5 +163,5 @@ def test_the_rektor_of_another_school_cannot_propose_a_handover(
     before = read_history(reopen, case_id)
     with pytest.raises(RuleViolation) as caught:
         propose_to_special_teacher(ledger, case_id, by=OTHER_SCHOOLS_RECTOR)
-    assert caught.value.code == "handover_not_allowed"
+    assert caught.value.code == "other_unit"
     assert read_history(reopen, case_id) == before
