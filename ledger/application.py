@@ -60,6 +60,7 @@ from ledger.events import (
     UndringRegistered,
 )
 from ledger.events.ledger import LEDGER_ID
+from ledger.policies.access import Grant
 from ledger.policies.deadlines import Deadline
 from ledger.policies.rulebook import Rulebook, load_rulebook
 from ledger.projections.case_summary import CaseSummary
@@ -470,6 +471,11 @@ class CaseLedger:
             case_id=parse_uuid(case_id, "case_id") if case_id is not None else None,
         )
         return self.read_models.deadlines(query, now)
+
+    def access(self, case_id: UUID | str) -> list[Grant]:
+        """Which services and persons may read or write the case now, and why."""
+        self.project()
+        return self.read_models.access(parse_uuid(case_id, "case_id"), self.clock())
 
     def stafett(self, person: str | None = None) -> list[StafettRow]:
         """Open cases a person holds or is asked to take over (every open case if no person)."""

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ledger.application import CaseLedger
 from ledger.case import Case
 from ledger.errors import RuleViolation
+from ledger.policies.access import grants
 from ledger.policies.deadlines import deadlines
 from ledger.policies.rulebook import Duration, load_rulebook
 from ledger.projections.open_deadlines import judged_at
@@ -21,7 +22,7 @@ from ledger.projections.runner import TRACKING_TABLE
 from tests.cast import PPT_ADVISER, RECTOR, TEACHER, SetClock
 from tests.test_property_replay import STEPS
 
-TABLES = ("bti_case_summary", "bti_deadlines", "bti_stafett")
+TABLES = ("bti_case_summary", "bti_deadlines", "bti_stafett", "bti_access")
 
 
 def dump(ledger: CaseLedger) -> dict[str, list[tuple[Any, ...]]]:
@@ -212,7 +213,7 @@ def test_projections_are_tracked_with_their_position_in_their_own_table(
         cursor.execute(f"SELECT name, position FROM {db.table(TRACKING_TABLE)} ORDER BY name")
         rows = cursor.fetchall()
     head = db.max_position()
-    assert rows == [("case_summary", head), ("deadlines", head), ("stafett", head)]
+    assert rows == [("access", head), ("case_summary", head), ("deadlines", head), ("stafett", head)]
 
 
 @pytest.mark.slow
@@ -240,3 +241,16 @@ def test_for_any_valid_history_a_rebuild_equals_the_incremental_projections(
     before = dump(ledger)
     ledger.read_models.runner.rebuild()
     assert dump(ledger) == before
+
+
+def test_the_access_projection_shows_who_may_read_and_write_and_drops_an_expired_consent(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    case = s12_case_with_ppt(ledger, clock)
+    now_grants = ledger.access(case)
+    assert now_grants == [g for g in grants(ledger.case(case), clock.now)]
+    assert ("service", "ppt", "consent") in {(g.principal_kind, g.principal, g.basis) for g in now_grants}
+    clock.advance(days=45)  # the consent for PPT ran out after 30 days
+    later = ledger.access(case)
+    assert "ppt" not in {g.principal for g in later}
+    assert ("service", "skole", "own_service") in {(g.principal_kind, g.principal, g.basis) for g in later}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ledger.projections.base import CaseChange, Projection
+from ledger.projections.case_access import AccessProjection
 from ledger.projections.case_summary import CaseSummaryProjection
 from ledger.projections.open_deadlines import DeadlinesProjection
 from ledger.projections.stafett import StafettProjection
@@ -10,7 +11,9 @@ from ledger.projections.stafett import StafettProjection
 
 def all_projections() -> list[Projection]:
     """Every projection the ledger keeps, in the order they are applied."""
-    return [CaseSummaryProjection(), DeadlinesProjection(), StafettProjection()]
+    return [
+        CaseSummaryProjection(), DeadlinesProjection(), StafettProjection(), AccessProjection(),
+    ]
 
 
 __all__ = ["CaseChange", "Projection", "all_projections"]

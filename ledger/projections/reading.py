@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from ledger.policies.access import Grant
 from ledger.policies.deadlines import Deadline
 from ledger.projections import all_projections
+from ledger.projections.case_access import query_access
 from ledger.projections.case_summary import CaseSummary, summary_as_of
 from ledger.projections.open_deadlines import DeadlineQuery, query_deadlines
 from ledger.projections.runner import ProjectionRunner
@@ -57,6 +59,11 @@ class ReadModels:
         """The deadlines the query asks for, judged at `now`."""
         with self.db.transaction() as cursor:
             return query_deadlines(cursor, self.db.table("bti_deadlines"), query, now)
+
+    def access(self, case_id: UUID, now: datetime) -> list[Grant]:
+        """Who may read or write the case at `now`, and on what basis."""
+        with self.db.transaction() as cursor:
+            return query_access(cursor, self.db.table("bti_access"), case_id, now)
 
     def stafett(self, person: str | None = None) -> list[StafettRow]:
         """Open cases held by `person` or waiting for them to accept (all if no person)."""

@@ -1,0 +1,71 @@
+"""The access projection: which services and persons may read or write each case, and why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from ledger.policies.access import Grant, grants
+from ledger.projections.base import CaseChange
+from ledger.projections.case_summary import utc_text
+from ledger.projections.sql import Cursor
+
+_COLUMNS = (
+    "principal_kind, principal, may_read, may_write, basis, consent_id, until, unit, service, "
+    "writes"
+)
+
+
+class AccessProjection:
+    """One row per grant a case gives, as the access policy says at the case's newest event."""
+
+    name = "access"
+    tables: tuple[str, ...] = ("access",)
+
+    def create_tables(self, cursor: Cursor, table: dict[str, str]) -> None:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {table['access']} ("
+            "case_id TEXT NOT NULL, seq INTEGER NOT NULL, principal_kind TEXT NOT NULL, "
+            "principal TEXT NOT NULL, may_read INTEGER NOT NULL, may_write INTEGER NOT NULL, "
+            "basis TEXT NOT NULL, consent_id TEXT, until TEXT, unit TEXT, service TEXT, "
+            "writes TEXT, PRIMARY KEY (case_id, seq))"
+        )
+
+    def create_indexes(self, cursor: Cursor, table: dict[str, str]) -> None:
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS bti_access_principal "
+            f"ON {table['access']} (principal_kind, principal)"
+        )
+
+    def refresh(self, cursor: Cursor, table: dict[str, str], change: CaseChange) -> None:
+        name = table["access"]
+        cursor.execute(f"DELETE FROM {name} WHERE case_id = %s", (str(change.case_id),))
+        cursor.executemany(
+            f"INSERT INTO {name} (case_id, seq, {_COLUMNS}) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (str(change.case_id), seq, g.principal_kind, g.principal, int(g.may_read),
+                 int(g.may_write), g.basis, str(g.consent_id) if g.consent_id else None,
+                 utc_text(g.until), g.unit, g.service, ",".join(g.writes) if g.writes else None)
+                for seq, g in enumerate(grants(change.case, change.as_of))
+            ],
+        )
+
+
+def query_access(cursor: Cursor, table: str, case_id: UUID, now: datetime) -> list[Grant]:
+    """The grants of a case still in force at `now` (consents that ran out drop away)."""
+    cursor.execute(
+        f"SELECT {_COLUMNS} FROM {table} WHERE case_id = %s "
+        "AND (until IS NULL OR until >= %s) ORDER BY seq",
+        (str(case_id), utc_text(now)),
+    )
+    return [
+        Grant(
+            principal_kind=kind, principal=principal, may_read=bool(read), may_write=bool(write),
+            basis=basis, consent_id=UUID(consent) if consent else None,
+            until=datetime.fromisoformat(until) if until else None, unit=unit, service=service,
+            writes=tuple(writes.split(",")) if writes else None,
+        )
+        for kind, principal, read, write, basis, consent, until, unit, service, writes
+        in cursor.fetchall()
+    ]
