@@ -160,15 +160,24 @@ class CaseLedger:
             store.close()
             raise LedgerError("ledger_exists", url=url)
         ledger = cls(store, chosen, clock)
-        ledger.adopt_rulebook(chosen, actor=actor)
+        try:
+            # As the ledger stream's first event: if another process created the ledger
+            # since we looked, this save clashes instead of adopting a second rulebook.
+            ledger._adopt(chosen, actor=actor, after=0)
+        except ConcurrencyConflict:
+            store.close()
+            raise LedgerError("ledger_exists", url=url) from None
         return ledger
 
     def adopt_rulebook(self, rulebook: Rulebook, *, actor: Actor | dict[str, Any]) -> None:
         """Record that the ledger follows `rulebook` from now on (history is not rewritten)."""
+        self._adopt(rulebook, actor=actor, after=len(list(self.store.events.get(LEDGER_ID))))
+
+    def _adopt(self, rulebook: Rulebook, *, actor: Actor | dict[str, Any], after: int) -> None:
+        # `after`: the ledger stream's version the caller saw; a newer one makes the save clash.
         now = self.clock()
-        version = len(list(self.store.events.get(LEDGER_ID)))
         event = RulebookAdopted(
-            event_id=uuid4(), sequence=version + 1, ledger_id=LEDGER_ID,
+            event_id=uuid4(), sequence=after + 1, ledger_id=LEDGER_ID,
             actor=actor_from(actor), occurred_at=now, recorded_at=now,
             rulebook=rulebook.name, rulebook_version=rulebook.version,
             rulebook_digest=rulebook.digest,
