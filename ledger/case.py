@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from ledger.errors import AccessRefused, RuleViolation
 from ledger.events import (
     LEDGER_SET_FIELDS,
+    REMINDER_EVENTS,
     Actor,
     AnonymousConsultationHeld,
     CaseClosed,
@@ -33,7 +34,6 @@ from ledger.events import (
     FlagCleared,
     LevelChanged,
     MeetingHeld,
-    ReminderIssued,
     ReportedToBarnevern,
     SamtaleHeld,
     SamtaleInvited,
@@ -251,7 +251,7 @@ class Case:
         self.version = event.sequence
         self.events.append(event)
         self.event_ids.add(event.event_id)
-        if not isinstance(event, ReminderIssued):
+        if not isinstance(event, REMINDER_EVENTS):  # reminders are not work on the case
             self.last_activity = max(self.last_activity or event.occurred_at, event.occurred_at)
         if isinstance(event, EntryCorrected):
             self.corrections.setdefault(event.corrects, []).append(event.event_id)

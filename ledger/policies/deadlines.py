@@ -58,7 +58,7 @@ Choices where the table is silent (each one in the rule's builder below)
   proposal (only one proposal is pending at a time, rule 9); a StafettholderAssigned before
   any answer supersedes the proposal and cancels the deadline.
 - Stalled case: one deadline per case, its basis the latest event by `occurred_at` that is
-  not a ReminderIssued; it is open or missed (any new event moves the basis, giving a new
+  not a reminder or its delivery; it is open or missed (any new event moves the basis, giving a new
   id), and cancelled while the case is closed.
 - Decision on nivå 0: one from the undring, and a new one from each CaseReopened, whatever
   the level the case was closed on (DOMAIN.md: "CaseReopened starts the nivå-0 decision
@@ -85,6 +85,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ledger.case import Case, corrected_events
 from ledger.events import (
+    REMINDER_EVENTS,
     CaseClosed,
     CaseEvent,
     CaseReopened,
@@ -97,7 +98,6 @@ from ledger.events import (
     InvestigationRecorded,
     LevelChanged,
     MeetingHeld,
-    ReminderIssued,
     ReportedToBarnevern,
     SamtaleHeld,
     SamtaleInvited,
@@ -575,7 +575,7 @@ def _handover_not_accepted(history: _History, rulebook: Rulebook) -> Iterator[_C
 
 def _stalled_case(history: _History, rulebook: Rulebook, closed_by: CaseEvent | None) -> _Clock:
     # 004 N2: "Har saken «stoppet opp»"; activity is any event but a reminder.
-    activity = [e for e in history.timeline if not isinstance(e, ReminderIssued)]
+    activity = [e for e in history.timeline if not isinstance(e, REMINDER_EVENTS)]
     basis = activity[-1]  # the registration at least; the timeline keeps recorded order on ties
     at = basis.occurred_at
     cancel = (
