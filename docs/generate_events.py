@@ -236,6 +236,19 @@ APPLIES: dict[str, tuple[str, str]] = {
         "`late_by_seconds` marks a stage reached while no daemon ran.",
         "does not count as activity for *stalled case*.",
     ),
+    "ReminderDelivered": (
+        "Recorded by the reminder daemon (role `system`) once a channel accepted the reminder. "
+        "Its `event_id` is derived from (`reminder_event_id`, `channel`), so a delivery is "
+        "recorded once; delivery is at least once, so the receiver may see the same "
+        "`idempotency_key` again after a crash.",
+        "does not count as activity for *stalled case*.",
+    ),
+    "ReminderDeliveryFailed": (
+        "Recorded by the reminder daemon (role `system`) for each failed attempt, its "
+        "`event_id` derived from (`reminder_event_id`, `channel`, `attempt`). `retry_at` says "
+        "when it is tried again; null when the daemon gave up. `error` carries no case content.",
+        "does not count as activity for *stalled case*.",
+    ),
     "RulebookAdopted": (
         "On the ledger's own stream, not on a case. A new rulebook never rewrites history: "
         "deadlines are recomputed from the same events.",

@@ -32,7 +32,12 @@ from ledger.events.consent import (
     ServiceReleased,
 )
 from ledger.events.ledger import RulebookAdopted
-from ledger.events.reminders import ReminderIssued
+from ledger.events.reminders import (
+    REMINDER_EVENTS,
+    ReminderDelivered,
+    ReminderDeliveryFailed,
+    ReminderIssued,
+)
 from ledger.events.samtale import (
     AnonymousConsultationHeld,
     ChildConversationHeld,
@@ -89,6 +94,8 @@ ACTIONS: dict[str, type[Event]] = {
     "correct-entry": EntryCorrected,
     "record-deviation": DeviationRecorded,
     "issue-reminder": ReminderIssued,
+    "record-reminder-delivered": ReminderDelivered,
+    "record-reminder-delivery-failed": ReminderDeliveryFailed,
 }
 """The verb a person uses (`bti record ACTION`) → the event it records. One per case event."""
 
@@ -116,7 +123,8 @@ AnyEvent = Annotated[
     | StafettHandoverAccepted | StafettHandoverDeclined | MeetingHeld | TiltakPlanned
     | TiltakStarted | TiltakCompleted | TiltakCancelled | ChildConversationHeld
     | EvaluationRecorded | DecisionRecorded | LevelChanged | BrightSpotLogged | CaseClosed
-    | CaseReopened | EntryCorrected | DeviationRecorded | ReminderIssued | RulebookAdopted,
+    | CaseReopened | EntryCorrected | DeviationRecorded | ReminderIssued | ReminderDelivered
+    | ReminderDeliveryFailed | RulebookAdopted,
     Field(discriminator="type"),
 ]
 ANY_EVENT: TypeAdapter[Any] = TypeAdapter(AnyEvent)
@@ -141,6 +149,7 @@ __all__ = [
     "EVENT_TYPES",
     "LEDGER_EVENT_TYPES",
     "LEDGER_SET_FIELDS",
+    "REMINDER_EVENTS",
     "Actor",
     "AnonymousConsultationHeld",
     "BrightSpotLogged",
@@ -161,6 +170,8 @@ __all__ = [
     "LedgerEvent",
     "LevelChanged",
     "MeetingHeld",
+    "ReminderDelivered",
+    "ReminderDeliveryFailed",
     "ReminderIssued",
     "ReportedToBarnevern",
     "RulebookAdopted",

@@ -1,7 +1,7 @@
 """One realistic example of every event type, told as one § 12-sak at Fossen skole.
 
 The examples are shape examples for `docs/events.md` and the tests: one case, sequences
-1..34 in the order the story happens, fixed ids (uuid5) and fixed times in Europe/Oslo, so
+1..36 in the order the story happens, fixed ids (uuid5) and fixed times in Europe/Oslo, so
 the output is the same on every run. They read as a plausible history but are not meant
 to pass every rule together: each type appears once, so two of them are alternatives to
 their neighbour rather than the next step (StafettHandoverDeclined is the other answer to
@@ -38,6 +38,8 @@ from ledger.events import (
     InvestigationRecorded,
     LevelChanged,
     MeetingHeld,
+    ReminderDelivered,
+    ReminderDeliveryFailed,
     ReminderIssued,
     ReportedToBarnevern,
     RulebookAdopted,
@@ -315,6 +317,27 @@ def _case_story() -> list[CaseEvent]:
         stage="overdue",
         due_at=end_of_day(date(2026, 2, 20)),
         to=("Kari Lærer", "Rita Rektor"),
+    )
+    reminder_id = uuid5(EXAMPLES_NAMESPACE, f"{REPORT_DEADLINE_ID}:overdue")
+    add(
+        ReminderDeliveryFailed, DAEMON, oslo(2, 21, 7, 0) + timedelta(seconds=10),
+        recorded_after=timedelta(0),
+        event_id=uuid5(reminder_id, "failed:webhook:1"),
+        reminder_event_id=reminder_id,
+        channel="webhook",
+        attempt=1,
+        idempotency_key=str(reminder_id),
+        error="HTTP 503 Service Unavailable",
+        retry_at=oslo(2, 21, 7, 1) + timedelta(seconds=10),
+    )
+    add(
+        ReminderDelivered, DAEMON, oslo(2, 21, 7, 1) + timedelta(seconds=12),
+        recorded_after=timedelta(0),
+        event_id=uuid5(reminder_id, "delivered:webhook"),
+        reminder_event_id=reminder_id,
+        channel="webhook",
+        attempt=2,
+        idempotency_key=str(reminder_id),
     )
     add(
         ReportedToBarnevern, RITA, oslo(2, 23, 8, 30),

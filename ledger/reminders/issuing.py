@@ -1,0 +1,217 @@
+"""Issuing: one ReminderIssued per (deadline, stage) whose time has come, recorded once.
+
+Each tick:
+
+1. brings the projections up to date (the daemon records with inline projections off and
+   catches up once per round) and asks the deadline projection for the deadlines of
+   open cases that are not done and fall due before the horizon (`due.horizon`);
+2. keeps the stages that have fallen (`due.reached_stages`) and that the outbox does not
+   already hold as issued;
+3. per case, loads the case and judges its deadlines again from its events at this moment
+   (the one pure `deadlines` function): a deadline met or cancelled by now, or a case
+   closed by now, gets no reminder, whatever the projection said a moment ago;
+4. writes the outbox rows, then records the ReminderIssued with the derived id. A
+   `duplicate_event` refusal means another daemon (or this one before a crash) recorded it
+   already: expected, counted, not an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from ledger.application import CaseLedger, latest_rulebook
+from ledger.case import Case
+from ledger.errors import LedgerError
+from ledger.events import Actor, ReminderIssued
+from ledger.policies.deadlines import Deadline, deadlines
+from ledger.policies.rulebook import Rulebook
+from ledger.projections.sql import Database
+from ledger.reminders.due import (
+    DueReminder,
+    horizon,
+    late_by,
+    reached_stages,
+    recipients,
+)
+from ledger.reminders.logs import note
+from ledger.reminders.outbox import Intent, Outbox, moment_text
+
+
+@dataclass
+class IssueReport:
+    """What one tick did."""
+
+    issued: int = 0
+    late: int = 0
+    seen_before: int = 0
+    """Issued at an earlier tick: the outbox has them."""
+    duplicates: int = 0
+    """Already in the case (another daemon was quicker, or they came with an import): the
+    ledger refuses a second, as it should."""
+    not_needed: int = 0
+    """Met, cancelled or the case closed by the time the daemon looked."""
+    refused: int = 0
+    """Refused by the ledger for another reason (logged)."""
+
+
+def undone_deadlines(db: Database, until: datetime) -> list[Deadline]:
+    """Deadlines of open cases, open or missed, due by `until`, from the projections."""
+    with db.transaction() as cursor:
+        cursor.execute(
+            f"SELECT d.deadline FROM {db.table('bti_deadlines')} d "
+            f"JOIN {db.table('bti_case_summary')} s ON s.case_id = d.case_id "
+            "WHERE s.status = 'open' AND d.state IN ('open', 'missed') AND d.due_at <= %s "
+            "ORDER BY d.due_at, d.deadline_id",
+            (moment_text(until),),
+        )
+        return [Deadline.model_validate_json(row[0]) for row in cursor.fetchall()]
+
+
+def catch_up(ledger: CaseLedger) -> None:
+    """Bring the projections up to the head of the log (the daemon's ledger does not after
+    each event it records: one catch-up per round is enough and much cheaper)."""
+    try:
+        ledger.read_models.catch_up()
+    except Exception:  # the events are safe; the next round catches up
+        note("projections_behind", level=logging.WARNING, exc_info=True)
+
+
+class Issuer:
+    """Records the reminders that are due, each once."""
+
+    def __init__(
+        self,
+        ledger: CaseLedger,
+        outbox: Outbox,
+        actor: Actor,
+        channels: Sequence[str],
+        on_time_within: timedelta,
+    ) -> None:
+        self.ledger = ledger
+        self.outbox = outbox
+        self.actor = actor
+        self.channels = tuple(channels)
+        self.on_time_within = on_time_within
+
+    def issue(self, now: datetime) -> IssueReport:
+        """Record every reminder due at `now` that is not recorded yet."""
+        report = IssueReport()
+        rulebook = self._rulebook()
+        catch_up(self.ledger)
+        candidates = [
+            due
+            for deadline in undone_deadlines(self.ledger.read_models.db, horizon(rulebook, now))
+            for due in reached_stages(deadline, rulebook, now)
+        ]
+        known = self.outbox.known(due.reminder_id for due in candidates)
+        by_case: dict[UUID, list[DueReminder]] = defaultdict(list)
+        for due in candidates:
+            if due.reminder_id in known:
+                report.seen_before += 1
+            else:
+                by_case[due.deadline.case_id].append(due)
+        for case_id, due_here in by_case.items():
+            try:
+                self._issue_in_case(case_id, due_here, rulebook, now, report)
+            except Exception:  # one case that cannot be read never stops the others
+                report.refused += len(due_here)
+                note("case_failed", case_id=case_id, now=now, level=logging.ERROR, exc_info=True)
+        return report
+
+    def _rulebook(self) -> Rulebook:
+        # A rulebook adopted while the daemon runs counts from the next tick on.
+        adopted = latest_rulebook(self.ledger.store)
+        if adopted is not None and adopted.rulebook_digest != self.ledger.rulebook.digest:
+            self.ledger.rulebook = Rulebook.model_validate(adopted.rulebook_document)
+        return self.ledger.rulebook
+
+    def _issue_in_case(
+        self,
+        case_id: UUID,
+        due_here: list[DueReminder],
+        rulebook: Rulebook,
+        now: datetime,
+        report: IssueReport,
+    ) -> None:
+        case = self.ledger.case(case_id)
+        if case.status != "open":
+            report.not_needed += len(due_here)
+            return
+        # Judged again from the case's own events now: the projection may lag behind.
+        current = {d.deadline_id: d for d in deadlines(case.events, rulebook, now)}
+        intents: list[Intent] = []
+        for due in due_here:
+            deadline = current.get(due.deadline.deadline_id)
+            stages = reached_stages(deadline, rulebook, now) if deadline is not None else []
+            still = next((s for s in stages if s.stage.name == due.stage.name), None)
+            if still is None:
+                report.not_needed += 1
+                note("reminder_not_needed", case_id=case_id, deadline_id=due.deadline.deadline_id,
+                     stage=due.stage.name, now=now)
+                continue
+            intent = self._intent(case, still, now, report)
+            if intent is not None:
+                intents.append(intent)
+        # The rows first, in one transaction: a crash after it never loses a reminder.
+        self.outbox.intend(intents, self.channels, now)
+        recorded = [intent.reminder_id for intent in intents if self._record(intent, now, report)]
+        self.outbox.mark_issued(recorded, now)
+
+    def _intent(
+        self, case: Case, due: DueReminder, now: datetime, report: IssueReport
+    ) -> Intent | None:
+        """What to record for `due`, or None if there is nothing to record."""
+        deadline = due.deadline
+        basis = case.event(deadline.basis_event_id)
+        known_at = basis.recorded_at if basis is not None else due.falls_at
+        intent = Intent(
+            reminder_id=due.reminder_id, case_id=case.id, deadline_id=deadline.deadline_id,
+            rule=deadline.rule, stage=due.stage.name, due_at=deadline.due_at,
+            recipients=recipients(due.stage, case.holder, case.leader),
+            late_by_seconds=late_by(due.falls_at, known_at, now, self.on_time_within),
+        )
+        if due.reminder_id in case.event_ids:
+            # In the case, but the outbox did not have it as issued: it came with an import.
+            self.outbox.not_ours(intent, self.channels, now)
+            report.duplicates += 1
+            note("reminder_already_in_case", **_facts(intent, now))
+            return None
+        if not intent.recipients:
+            report.refused += 1
+            note("reminder_without_recipient", **_facts(intent, now))
+            return None
+        return intent
+
+    def _record(self, intent: Intent, now: datetime, report: IssueReport) -> bool:
+        """Record the ReminderIssued; True if it is in the ledger now (by us or another)."""
+        try:
+            self.ledger.record(
+                ReminderIssued, intent.case_id, actor=self.actor, occurred_at=now,
+                event_id=intent.reminder_id, deadline_id=intent.deadline_id, rule=intent.rule,
+                stage=intent.stage, due_at=intent.due_at, to=intent.recipients,
+                late_by_seconds=intent.late_by_seconds,
+            )
+        except LedgerError as error:
+            if error.code == "duplicate_event":
+                report.duplicates += 1
+                return True
+            report.refused += 1
+            note("reminder_refused", code=error.code, **_facts(intent, now))
+            return False
+        report.issued += 1
+        if intent.late_by_seconds is not None:
+            report.late += 1
+        note("reminder_issued", to=list(intent.recipients),
+             late_by_seconds=intent.late_by_seconds, **_facts(intent, now))
+        return True
+
+
+def _facts(intent: Intent, now: datetime) -> dict[str, Any]:
+    return {"case_id": intent.case_id, "deadline_id": intent.deadline_id, "rule": intent.rule,
+            "stage": intent.stage, "reminder_id": intent.reminder_id, "now": now}
