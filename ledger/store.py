@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import random
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.persistence import Mapper, PersistenceError, StoredEvent
+from eventsourcing.utils import Environment, EnvType
 
+from ledger.chain import recorder_topic
 from ledger.errors import StoreUnavailable
 from ledger.events import EVENT_TYPES, Event, event_to_json
 
@@ -43,9 +48,22 @@ def decode(topic: str, state: bytes) -> Event:
 
 
 class EventStoreApplication(Application[UUID]):
-    """The eventsourcing Application that holds the ledger's events (table `bti_events`)."""
+    """The eventsourcing Application that holds the ledger's events (table `bti_events`).
+
+    Its recorder is always the chained one (`ledger/chain.py`): every event is stored with
+    its link in the hash chain, in the same transaction, whatever the environment says.
+    """
 
     name = "bti"
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        environment = super().construct_env(name, env)
+        topic = recorder_topic(environment.get("PERSISTENCE_MODULE") or "")
+        if topic is not None:
+            # Set under the application's own name too: that key is looked up first.
+            for key in environment.create_keys("APPLICATION_RECORDER_TOPIC"):
+                environment[key] = topic
+        return environment
 
     def construct_mapper(self) -> Mapper[UUID]:
         return EventMapper(transcoder=self.factory.transcoder())
@@ -100,14 +118,47 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
+OPEN_ATTEMPTS = 6
+"""How often opening is tried while another process is setting up the same store."""
+
+SET_UP_RACE_SIGNS = (
+    "tuple concurrently updated",
+    "already exists",
+    'violates unique constraint "pg_',
+    "database is locked",
+)
+"""What the database says when two processes set up the same store at the same moment."""
+
+
 def open_store(url: str) -> EventStoreApplication:
     """Open (and if need be create the tables of) the event store at `url`."""
-    try:
-        return EventStoreApplication(env=environment_for(url))
-    except StoreUnavailable:
-        raise
-    except Exception as error:  # the library raises many kinds; the user needs one sentence
-        raise StoreUnavailable("store_unavailable", url=redact(url), reason=str(error)) from None
+    for attempt in range(1, OPEN_ATTEMPTS + 1):
+        try:
+            return EventStoreApplication(env=environment_for(url))
+        except StoreUnavailable:
+            raise
+        except Exception as error:  # the library raises many kinds; the user needs one sentence
+            if attempt < OPEN_ATTEMPTS and is_set_up_race(error):
+                time.sleep(random.uniform(0.02, 0.1) * attempt)
+                continue
+            raise StoreUnavailable(
+                "store_unavailable", url=redact(url), reason=str(error)
+            ) from None
+    raise AssertionError("unreachable")
+
+
+def is_set_up_race(error: Exception) -> bool:
+    """Did opening fail only because another process was setting up the store at that moment?
+
+    The library (re)creates its tables, types and function on every open. On PostgreSQL two
+    processes doing so at once collide ("tuple concurrently updated" on CREATE OR REPLACE
+    FUNCTION; "already exists" or a duplicate catalogue key while both create a new schema's
+    tables); on SQLite the first switch of a new file to WAL can meet "database is locked"
+    (sqlite3's own error: the library does not wrap that one). Trying again works.
+    """
+    return isinstance(error, PersistenceError | sqlite3.OperationalError) and any(
+        sign in str(error) for sign in SET_UP_RACE_SIGNS
+    )
 
 
 def redact(url: str) -> str:
