@@ -11,6 +11,8 @@ and readers do not fail, and a projection's tracking position never goes back.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from eventsourcing.persistence import (
     AggregateRecorder,
@@ -46,8 +48,20 @@ class OnLedgerStore:
     def open_store(self) -> EventStoreApplication:
         """The ledger's event store application, closed when the test ends."""
         store = EventStoreApplication(env=environment_for(self.url))
-        self.addCleanup(store.close)  # type: ignore[attr-defined]
+        self.addCleanup(close_after_readers, store)  # type: ignore[attr-defined]
         return store
+
+
+def close_after_readers(store: EventStoreApplication) -> None:
+    """Close the store once the library's reader threads have stopped.
+
+    The library's concurrency case tells its reader threads to stop but does not wait for
+    them; closing a SQLite connection while a thread is inside a query crashes the process.
+    """
+    for thread in threading.enumerate():
+        if "read_continuously" in thread.name:
+            thread.join(timeout=10)
+    store.close()
 
 
 class OnSQLite(OnLedgerStore):
