@@ -25,6 +25,7 @@ from pydantic import TypeAdapter
 from ledger.events import ACTION_OF, EVENT_TYPES, Actor, Event, event_to_json
 from ledger.events.base import Name, Service, Text
 from ledger.events.examples import example
+from ledger.events.personal import personal_fields
 
 OUTPUT = Path(__file__).with_name("events.md")
 
@@ -218,6 +219,15 @@ APPLIES: dict[str, tuple[str, str]] = {
         "Rule 1: only a closed case is reopened (`case_not_closed`).",
         "starts *decision on nivå 0* again.",
     ),
+    "CaseErased": (
+        "Recorded only by `bti case erase` / `CaseLedger.erase_case`, which then destroys the "
+        "case's key (docs/privacy.md). Rule 1: accepted on a closed case only "
+        "(`erase_case_open`), and after it nothing more (`case_erased`). Only the leader of the "
+        "case's unit (`erase_not_allowed`), once `retention_years` of the rulebook have passed "
+        "since the closing (`retention_not_ended`); `closed_at` and `retention_years` must be "
+        "the case's and the rulebook's (`erase_facts_mismatch`).",
+        "none: a closed case has no open deadline.",
+    ),
     "EntryCorrected": (
         "Rule 10: points at an earlier event of the same case, which stays as it was. Ledger-set "
         "fields, `actor` and `occurred_at` cannot be corrected; the fields must be fields of "
@@ -377,6 +387,7 @@ FIELD_NOTES: dict[str, dict[str, str]] = {
         "closing_note": "The avslutningsnotat.",
     },
     "CaseReopened": {"reason": "Why the case is opened again."},
+    "CaseErased": {"reason": "Why it was erased; stays readable after the erasure."},
     "EntryCorrected": {"why": "Why the original was wrong."},
     "DeviationRecorded": {
         "what_happened": "What happened instead of the duty.",
@@ -487,6 +498,8 @@ def field_rows(cls: type[Event], names: tuple[str, ...] | None = None) -> list[s
             default = orjson.dumps(prop.get("default")).decode()
             need = f"no (default `{default}`)"
         description = info.description or notes.get(name, "")
+        if name in personal_fields(cls):
+            description = f"{description} *Personal: stored encrypted (docs/privacy.md).*".strip()
         rows.append(f"| `{name}` | {cell(render_type(prop))} | {need} | {cell(description)} |")
     return rows
 

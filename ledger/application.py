@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import time
@@ -14,8 +15,15 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from pydantic import ValidationError
 
+from ledger.access_log import AccessLog, AccessLogEntry, What
 from ledger.case import Case
-from ledger.errors import ConcurrencyConflict, InvalidInput, LedgerError, LedgerNotFound
+from ledger.errors import (
+    AccessRefused,
+    ConcurrencyConflict,
+    InvalidInput,
+    LedgerError,
+    LedgerNotFound,
+)
 from ledger.events import (
     ACTIONS,
     LEDGER_SET_FIELDS,
@@ -23,6 +31,7 @@ from ledger.events import (
     AnonymousConsultationHeld,
     BrightSpotLogged,
     CaseClosed,
+    CaseErased,
     CaseEvent,
     CaseReopened,
     ChildConversationHeld,
@@ -60,15 +69,18 @@ from ledger.events import (
     UndringRegistered,
 )
 from ledger.events.ledger import LEDGER_ID
-from ledger.policies.access import Grant
+from ledger.keys import Erasure
+from ledger.messages import text
+from ledger.policies.access import Grant, refusal
 from ledger.policies.deadlines import Deadline
+from ledger.policies.identity import IdentityNumberInvalid
 from ledger.policies.rulebook import Rulebook, load_rulebook
 from ledger.projections.case_summary import CaseSummary
 from ledger.projections.open_deadlines import DeadlineQuery
 from ledger.projections.reading import ReadModels
 from ledger.projections.sql import Database
 from ledger.projections.stafett import StafettRow
-from ledger.store import EventStoreApplication, decode, open_store, resolve_url
+from ledger.store import EventStoreApplication, open_store, resolve_url
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +122,28 @@ def build_event(cls: type[E], values: dict[str, Any]) -> E:
 
 
 class CaseLedger:
-    """The ledger of BTI cases: record actions, read cases and their history."""
+    """The ledger of BTI cases: record actions, read cases and their history.
+
+    **Readers.** Every read has an actor, the *reader*, bound to the ledger: give
+    `reader=` (and a `purpose=`) to `open`/`create`, or take a light view that shares the
+    store with `ledger.reading_as(actor, purpose)`. Reading one case's personal data —
+    `case`, `summary`, `history`, `access`, `export_case`, `access_log`, and the replay
+    read paths through `admit` (timeline, report, as of a date) — is checked against the
+    access policy (`policies.access.may_read`) at the ledger's clock: a refused read raises
+    `AccessRefused` with the policy's code and returns nothing. Every such read, allowed or
+    refused, is written to the append-only read audit first (`ledger.access_log`). With no
+    reader bound, reads raise `LedgerError("reader_required")`. Reading the access log is
+    itself logged (what=`access_log`). `case_for_daemon` is the one unchecked read, for the
+    reminder daemon and its outbox listing, which show no one the case's personal data.
+
+    Listings (`list_cases`, `deadlines`, `stafett`) show only the cases the reader may read
+    (tilsyn: all); the BTI coordinator is refused them (`statistics_only`: no case
+    identities) and reads the statistics instead (`replay.stats`, not checked per case).
+
+    **Writers.** Commands take `actor=`; left out, the bound reader acts (so a CLI session
+    or a `reading_as` view acts as one person). Whether they may write is the aggregate's
+    check, as before.
+    """
 
     def __init__(
         self,
@@ -119,6 +152,8 @@ class CaseLedger:
         clock: Clock,
         *,
         inline_projections: bool = True,
+        reader: Actor | dict[str, Any] | None = None,
+        purpose: str | None = None,
     ) -> None:
         self.store = store
         self.rulebook = rulebook
@@ -126,14 +161,28 @@ class CaseLedger:
         self.read_models = ReadModels(Database(store))
         self.inline_projections = inline_projections
         """False in a server set-up where `bti project --follow` keeps the projections."""
+        self.reader: Actor | None = actor_from(reader) if reader is not None else None
+        """Who reads through this ledger (None: every read of a case is refused)."""
+        self.purpose = purpose
+        """Why they read (written to the read audit with every entry)."""
+        self.read_audit = AccessLog(self.read_models.db)
+        self.read_audit.setup()
+        self._owns_store = True
+        self._admitted: frozenset[UUID] = frozenset()
 
     # ---- opening and creating ----------------------------------------------------------
 
     @classmethod
     def open(
-        cls, url: str | None = None, *, clock: Clock = system_clock, inline_projections: bool = True
+        cls,
+        url: str | None = None,
+        *,
+        clock: Clock = system_clock,
+        inline_projections: bool = True,
+        reader: Actor | dict[str, Any] | None = None,
+        purpose: str | None = None,
     ) -> CaseLedger:
-        """Open the ledger at `url` (default ./bti.sqlite or $BTI_DATABASE_URL)."""
+        """Open the ledger at `url` (default ./bti.sqlite or $BTI_DATABASE_URL) for `reader`."""
         url = resolve_url(url)
         store = open_store(url)
         adopted = latest_rulebook(store)
@@ -141,7 +190,12 @@ class CaseLedger:
             store.close()
             raise LedgerNotFound("ledger_not_initialised", url=url)
         rulebook = Rulebook.model_validate(adopted.rulebook_document)
-        return cls(store, rulebook, clock, inline_projections=inline_projections)
+        try:
+            return cls(store, rulebook, clock, inline_projections=inline_projections,
+                       reader=reader, purpose=purpose)
+        except BaseException:
+            store.close()
+            raise
 
     @classmethod
     def create(
@@ -151,6 +205,8 @@ class CaseLedger:
         rulebook: str = "default",
         actor: Actor | dict[str, Any],
         clock: Clock = system_clock,
+        reader: Actor | dict[str, Any] | None = None,
+        purpose: str | None = None,
     ) -> CaseLedger:
         """Create a new ledger at `url` that follows `rulebook` (a shipped name or a file)."""
         url = resolve_url(url)
@@ -159,7 +215,11 @@ class CaseLedger:
         if latest_rulebook(store) is not None:
             store.close()
             raise LedgerError("ledger_exists", url=url)
-        ledger = cls(store, chosen, clock)
+        try:
+            ledger = cls(store, chosen, clock, reader=reader, purpose=purpose)
+        except BaseException:
+            store.close()
+            raise
         try:
             # As the ledger stream's first event: if another process created the ledger
             # since we looked, this save clashes instead of adopting a second rulebook.
@@ -190,9 +250,35 @@ class CaseLedger:
         self.rulebook = rulebook
         self.project()
 
+    def reading_as(self, reader: Actor | dict[str, Any], purpose: str | None = None) -> CaseLedger:
+        """A light view of this ledger for another reader (and purpose), sharing its store.
+
+        Closing the view closes nothing: the ledger it came from owns the connections.
+        """
+        view = copy.copy(self)
+        view.reader = actor_from(reader)
+        view.purpose = purpose
+        view._owns_store = False
+        view._admitted = frozenset()
+        return view
+
+    def admit(self, case_id: UUID | str, what: What) -> CaseLedger:
+        """Check and log one read (`what`) of a case; a view on which that case reads freely.
+
+        For read paths built on the ledger (replay's timeline, report, as of a date): one
+        read, one audit entry, whatever the path reads of the case underneath. Refused:
+        `AccessRefused`, logged as refused.
+        """
+        case_uuid = self._checked(case_id, what).id
+        view = copy.copy(self)
+        view._owns_store = False
+        view._admitted = self._admitted | {case_uuid}
+        return view
+
     def close(self) -> None:
-        """Release the database connections."""
-        self.store.close()
+        """Release the database connections (a `reading_as`/`admit` view has none of its own)."""
+        if self._owns_store:
+            self.store.close()
 
     def __enter__(self) -> CaseLedger:
         return self
@@ -207,12 +293,19 @@ class CaseLedger:
         action: str | type[CaseEvent],
         case_id: UUID | str | None = None,
         *,
-        actor: Actor | dict[str, Any],
+        actor: Actor | dict[str, Any] | None = None,
         occurred_at: datetime | None = None,
         event_id: UUID | None = None,
         **fields: Any,
     ) -> CaseEvent:
-        """Record one action on a case; returns the stored event. Raises LedgerError."""
+        """Record one action on a case; returns the stored event. Raises LedgerError.
+
+        Without `actor`, the bound reader acts; with neither, the actor is missing.
+        """
+        if actor is None:
+            if self.reader is None:
+                raise InvalidInput("invalid_field", field="actor", problem="Field required")
+            actor = self.reader
         cls = self._event_class(action)
         if case_id is None:
             if cls is not UndringRegistered:
@@ -252,11 +345,11 @@ class CaseLedger:
 
     @staticmethod
     def _event_class(action: str | type[CaseEvent]) -> type[CaseEvent]:
-        if isinstance(action, type):
-            return action
-        cls = ACTIONS.get(action)
+        cls = action if isinstance(action, type) else ACTIONS.get(action)
         if cls is None or not issubclass(cls, CaseEvent):
             raise InvalidInput("unknown_action", action=action, known=", ".join(ACTIONS))
+        if cls is CaseErased:  # it destroys the case's key too: only `erase_case` records it
+            raise InvalidInput("erase_through_erase_case")
         return cls
 
     @staticmethod
@@ -414,11 +507,41 @@ class CaseLedger:
     # ---- queries -----------------------------------------------------------------------
 
     def case(self, case_id: UUID | str) -> Case:
-        """The case's folded state (raises `case_unknown` if there is none)."""
+        """The case's folded state (raises `case_unknown` if there is none); a checked read."""
+        return self._checked(case_id, "show")
+
+    def case_for_daemon(self, case_id: UUID | str) -> Case:
+        """The case's folded state for the reminder daemon, which reads no case for a person
+        (the access policy's `reminder_daemon`): not checked against a reader, not logged."""
         case = self._load(parse_uuid(case_id, "case_id"))
         if case.status == "new":
             raise LedgerError("case_unknown", case=case_id)
         return case
+
+    def _checked(self, case_id: UUID | str, what: What) -> Case:
+        """The case, if the reader may read it now; the read is logged either way."""
+        if self.reader is None:
+            raise LedgerError("reader_required")
+        case = self.case_for_daemon(case_id)
+        if case.id in self._admitted:
+            return case  # logged once when admitted
+        now = self.clock()
+        code = refusal(case, self.reader, now, write=False)
+        self.read_audit.append(
+            at=now, case_id=case.id, reader=self.reader, what=what, purpose=self.purpose,
+            outcome="allowed" if code is None else "refused", code=code,
+        )
+        if code is not None:
+            raise AccessRefused(code, case=case.id)
+        return case
+
+    def _lister(self) -> Actor:
+        """The reader a listing is filtered for; the coordinator sees no case identities."""
+        if self.reader is None:
+            raise LedgerError("reader_required")
+        if self.reader.role == "coordinator":
+            raise AccessRefused("statistics_only")
+        return self.reader
 
     def project(self) -> None:
         """Bring the projections up to date with what was just stored.
@@ -435,15 +558,32 @@ class CaseLedger:
 
     def summary(self, case_id: UUID | str) -> CaseSummary:
         """The case as a user sees it now, from the case summary projection."""
+        case = self._checked(case_id, "show")
         self.project()
-        found = self.read_models.summary(parse_uuid(case_id, "case_id"), self.clock())
+        found = self.read_models.summary(case.id, self.clock())
         if found is None:
             raise LedgerError("case_unknown", case=case_id)
         return found
 
     def history(self, case_id: UUID | str) -> list[CaseEvent]:
-        """The case's events in the order they were recorded."""
-        return self.case(case_id).events
+        """The case's events in the order they were recorded; a checked read."""
+        return self._checked(case_id, "history").events
+
+    def export_case(self, case_id: UUID | str) -> Iterator[bytes]:
+        """The case's events in the public JSON shape, one line each; a checked read.
+
+        Checked and logged when called, before the first line is read.
+        """
+        from ledger.transfer import export_events  # noqa: PLC0415 (transfer imports this module)
+
+        case = self._checked(case_id, "export")
+        return export_events(self, case_id=case.id)
+
+    def access_log(self, case_id: UUID | str) -> list[AccessLogEntry]:
+        """Who read the case, when, what and why (art. 15); a checked read, logged itself
+        (what=`access_log`), so the log shows who looked at it."""
+        case = self._checked(case_id, "access_log")
+        return self.read_audit.entries(case.id)
 
     def all_events(self, batch: int = 1000) -> Iterator[Event]:
         """Every event of the ledger in the order it was recorded, read in batches."""
@@ -453,13 +593,14 @@ class CaseLedger:
             if not rows:
                 return
             for row in rows:
-                yield decode(row.topic, row.state)
+                yield self.store.decode(row.topic, row.state)
             start = rows[-1].id + 1
 
     def list_cases(self, unit: str | None = None, status: str | None = None) -> list[CaseSummary]:
-        """Every case with its level and holder, by unit and status, most recent first."""
+        """The cases the reader may read, with level and holder, by unit and status, newest first."""
+        reader = self._lister()
         self.project()
-        return self.read_models.cases(self.clock(), unit=unit, status=status)
+        return self.read_models.cases(self.clock(), unit=unit, status=status, reader=reader)
 
     def deadlines(
         self,
@@ -471,7 +612,8 @@ class CaseLedger:
         overdue: bool = False,
         include_closed: bool = False,
     ) -> list[Deadline]:
-        """Deadlines from the projection: open and overdue ones unless `include_closed`."""
+        """Deadlines of the cases the reader may read: open and overdue unless `include_closed`."""
+        reader = self._lister()
         self.project()
         now = self.clock()
         query = DeadlineQuery(
@@ -479,17 +621,88 @@ class CaseLedger:
             unit=unit, holder=holder, overdue=overdue, include_closed=include_closed,
             case_id=parse_uuid(case_id, "case_id") if case_id is not None else None,
         )
-        return self.read_models.deadlines(query, now)
+        return self.read_models.deadlines(query, now, reader=reader)
 
     def access(self, case_id: UUID | str) -> list[Grant]:
-        """Which services and persons may read or write the case now, and why."""
+        """Which services and persons may read or write the case now, and why; a checked read."""
+        case = self._checked(case_id, "access")
         self.project()
-        return self.read_models.access(parse_uuid(case_id, "case_id"), self.clock())
+        return self.read_models.access(case.id, self.clock())
 
     def stafett(self, person: str | None = None) -> list[StafettRow]:
-        """Open cases a person holds or is asked to take over (every open case if no person)."""
+        """Open cases a person holds or is asked to take over (every open case if no person),
+        of those the reader may read."""
+        reader = self._lister()
         self.project()
-        return self.read_models.stafett(person)
+        return self.read_models.stafett(person, reader=reader, now=self.clock())
+
+    # ---- erasure and the child's identity number (docs/privacy.md) ----------------------
+
+    def erase_case(
+        self, case_id: UUID | str, *, reason: str, actor: Actor | dict[str, Any] | None = None
+    ) -> CaseErased:
+        """Erase a closed case's personal data once the rulebook's retention period has ended.
+
+        Records `CaseErased` (the rules: a closed case, its unit's leader, `retention_years`
+        after closing), then destroys the case's key: its events stay in the chain and still
+        verify, their personal fields read "[slettet]" from then on. Export the case first
+        (`export_events(ledger, case_id)`) if the archive is to keep it.
+        """
+        if actor is None:
+            if self.reader is None:
+                raise InvalidInput("invalid_field", field="actor", problem="Field required")
+            actor = self.reader
+        who = actor_from(actor)
+        case_uuid = parse_uuid(case_id, "case_id")
+        for attempt in range(MAX_ATTEMPTS):
+            case = self._load(case_uuid)
+            if case.status == "new":
+                raise LedgerError("case_unknown", case=case_uuid)
+            recorded = next((e for e in case.events if isinstance(e, CaseErased)), None)
+            if recorded is not None and self.store.case_keys.erasure(case_uuid) is None:
+                # Stored before a crash took the key's destruction with it: finish that now.
+                self._destroy_key(recorded)
+                return recorded
+            now = self.clock()
+            event = build_event(CaseErased, {
+                "event_id": uuid4(), "case_id": case_uuid, "sequence": case.version + 1,
+                "actor": who, "occurred_at": now, "recorded_at": now, "reason": reason,
+                "closed_at": case.closed_at or now,
+                "retention_years": self.rulebook.retention_years.value,
+            })
+            case.record(event, self.rulebook, now)
+            try:
+                self.store.save(case)
+            except IntegrityError:
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                continue
+            self.project()  # the rows are written while the key still seals them
+            self._destroy_key(event)
+            return event
+        raise ConcurrencyConflict("concurrency_conflict", case=case_uuid)
+
+    def _destroy_key(self, event: CaseErased) -> None:
+        self.store.case_keys.destroy(
+            event.case_id, at=event.recorded_at, by=event.actor.person, reason=event.reason
+        )
+
+    def erasure(self, case_id: UUID | str) -> Erasure | None:
+        """When, by whom and why the case was erased (None if it was not)."""
+        return self.store.case_keys.erasure(parse_uuid(case_id, "case_id"))
+
+    def find_case_by_national_id(self, number: str) -> list[UUID]:
+        """The cases of the child with this fødselsnummer or D-nummer (by its keyed hash).
+
+        Only ids: what a case holds is read through the checked reads. An erased case is not
+        found any more.
+        """
+        try:
+            found = self.store.sealer.identity_lookup_key(number)
+        except IdentityNumberInvalid as error:
+            raise InvalidInput(
+                "national_id_invalid", problem=text(f"national_id.{error.reason}")
+            ) from None
+        return self.store.case_keys.cases_with_identity(found)
 
 
 

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from ledger import messages
 from ledger.errors import AccessRefused, RuleViolation
 from ledger.events import (
     LEDGER_SET_FIELDS,
@@ -22,6 +23,7 @@ from ledger.events import (
     Actor,
     AnonymousConsultationHeld,
     CaseClosed,
+    CaseErased,
     CaseEvent,
     CaseReopened,
     ConsentGiven,
@@ -56,6 +58,7 @@ from ledger.messages import Term
 from ledger.policies import access
 from ledger.policies.calendar import age_on, local_date
 from ledger.policies.consent import ConsentState, covering_consent
+from ledger.policies.identity import IdentityNumberInvalid, parse_identity_number
 from ledger.policies.rulebook import Rulebook
 
 Status = Literal["new", "open", "closed"]
@@ -127,6 +130,7 @@ class Case:
     corrections: dict[UUID, list[UUID]] = field(default_factory=dict)
     last_activity: datetime | None = None
     closed_at: datetime | None = None
+    erased_at: datetime | None = None
     events: list[CaseEvent] = field(default_factory=list)
     event_ids: set[UUID] = field(default_factory=set)
     pending: list[CaseEvent] = field(default_factory=list)
@@ -184,7 +188,11 @@ class Case:
             raise RuleViolation("case_unknown", case=self.id)
         if self.status != "new" and isinstance(event, UndringRegistered):
             raise RuleViolation("case_exists", case=self.id)
-        if self.status == "closed" and not isinstance(event, CaseReopened | EntryCorrected):
+        if self.erased_at is not None:
+            raise RuleViolation("case_erased", case=self.id)
+        if self.status == "closed" and not isinstance(
+            event, CaseReopened | EntryCorrected | CaseErased
+        ):
             raise RuleViolation("case_closed", case=self.id)
 
     def _check_time(self, event: CaseEvent, now: datetime) -> None:
@@ -425,6 +433,10 @@ def _reopened(case: Case, e: CaseReopened) -> None:
     case.status, case.closed_at = "open", None
 
 
+def _erased(case: Case, e: CaseErased) -> None:
+    case.erased_at = e.recorded_at
+
+
 def _deviation(case: Case, e: DeviationRecorded) -> None:
     case.deviations += 1
 
@@ -454,6 +466,7 @@ _APPLIERS: dict[type[Any], Callable[[Case, Any], None]] = {
     LevelChanged: _level_changed,
     CaseClosed: _closed,
     CaseReopened: _reopened,
+    CaseErased: _erased,
     DeviationRecorded: _deviation,
 }
 """Events not listed here (shared with leader, samtale, investigation …) change no folded
@@ -466,6 +479,36 @@ state beyond the case's history and last activity; deadlines read them from the 
 def _rule_registered(case: Case, e: UndringRegistered, rulebook: Rulebook) -> None:
     if e.child_birth_date > local_date(e.occurred_at):
         raise RuleViolation("birth_date_in_future", birth_date=e.child_birth_date)
+    if e.national_id is not None:
+        try:
+            parse_identity_number(e.national_id)
+        except IdentityNumberInvalid as error:
+            raise RuleViolation(
+                "national_id_invalid", problem=messages.text(f"national_id.{error.reason}")
+            ) from None
+
+
+def _rule_erased(case: Case, e: CaseErased, rulebook: Rulebook) -> None:
+    # Erasure (docs/privacy.md): a closed case, by its leader, once the retention period
+    # counted from the closing has passed; the event states the closing and period it used.
+    if case.status != "closed" or case.closed_at is None:
+        raise RuleViolation("erase_case_open", case=case.id)
+    if e.actor.role != "leader":
+        raise RuleViolation("erase_not_allowed", role=e.actor.role)
+    years = rulebook.retention_years.value
+    if e.closed_at != case.closed_at or e.retention_years != years:
+        raise RuleViolation("erase_facts_mismatch", closed_at=case.closed_at, years=years)
+    ends = retention_ends(case.closed_at, years)
+    if e.recorded_at < ends:
+        raise RuleViolation("retention_not_ended", until=local_date(ends), years=years)
+
+
+def retention_ends(closed_at: datetime, years: int) -> datetime:
+    """When a case closed at `closed_at` may be erased: `years` calendar years later."""
+    try:
+        return closed_at.replace(year=closed_at.year + years)
+    except ValueError:  # 29 February into a year without one
+        return closed_at.replace(year=closed_at.year + years, day=28)
 
 
 def _rule_flag(case: Case, e: TrackFlagged, rulebook: Rulebook) -> None:
@@ -737,6 +780,7 @@ _RULES: dict[type[Any], Callable[[Case, Any, Rulebook], None]] = {
     DecisionRecorded: _rule_decided,
     LevelChanged: _rule_level,
     CaseReopened: _rule_reopened,
+    CaseErased: _rule_erased,
     EntryCorrected: _rule_corrected,
     DeviationRecorded: _rule_deviation,
     SchoolOwnerNotified: _rule_school_owner,

@@ -16,8 +16,9 @@ link never without its event. A row holds:
   whole ledger, in position order.
 
 The first event of a stream and of the ledger links to `GENESIS` (32 zero bytes). Positions
-are not hashed: an export imported into an empty ledger gets the same hashes, even where
-PostgreSQL's positions have gaps.
+are not hashed, so PostgreSQL's gaps change nothing. Personal fields are stored sealed with
+a fresh nonce under the case's key (`ledger/encryption.py`), so an export imported into
+another ledger gets the same events but other bytes, and so other hashes.
 
 Heads are read inside the inserting transaction, after the events are inserted, so they are
 the heads every other writer left: PostgreSQL's recorder takes `LOCK TABLE … IN EXCLUSIVE

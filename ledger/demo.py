@@ -53,6 +53,9 @@ def sqlite_file(url: str) -> Path | None:
 
 # ---- the people ----------------------------------------------------------------------
 
+TILSYN = Actor(person="Tone Tilsyn", role="tilsyn", service="statsforvalteren",
+               unit="Statsforvalteren i Innlandet")
+"""Who the demo shows its cases as: tilsyn reads every case."""
 COORDINATOR = Actor(person="Randi Vik", role="coordinator", service="kommune",
                     unit="Oppvekst, Vestdal kommune")
 

@@ -7,7 +7,7 @@ import random
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
@@ -16,18 +16,24 @@ from eventsourcing.persistence import Mapper, PersistenceError, StoredEvent
 from eventsourcing.utils import Environment, EnvType
 
 from ledger.chain import recorder_topic
+from ledger.encryption import Sealer
 from ledger.errors import StoreUnavailable
 from ledger.events import EVENT_TYPES, Event, event_to_json
+from ledger.keys import CaseKeys
 
 DEFAULT_URL = "sqlite:///bti.sqlite"
 
 
 class EventMapper(Mapper[UUID]):
-    """Stores each event as its public JSON shape (orjson), and reads it back as its model.
+    """Stores each event as its public JSON shape with its personal fields sealed (orjson),
+    and reads it back as its model with them opened (`ledger/encryption.py`).
 
-    The stored `state` bytes are exactly what `bti export` writes, so an export imported
-    into an empty ledger exports identically, and the hash chain covers the public bytes.
+    The stored `state` bytes are what the hash chain covers; `bti export` writes the public
+    JSON shape (opened), so an export imported into an empty ledger exports identically.
     """
+
+    sealer: Sealer | None = None
+    """Set by the application once its database is open (None: stored as public JSON)."""
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         event: Event = domain_event
@@ -35,15 +41,17 @@ class EventMapper(Mapper[UUID]):
             originator_id=event.stream_id,
             originator_version=event.sequence,
             topic=event.type,
-            state=event_to_json(event),
+            state=self.sealer.seal_event(event) if self.sealer else event_to_json(event),
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        return decode(stored_event.topic, stored_event.state)
+        if self.sealer is None:
+            return decode(stored_event.topic, stored_event.state)
+        return self.sealer.open_event(stored_event.topic, stored_event.state)
 
 
 def decode(topic: str, state: bytes) -> Event:
-    """One stored row back to its event model (the topic names the type, so no union search)."""
+    """One stored row in clear back to its model (sealed rows: `EventStoreApplication.decode`)."""
     return EVENT_TYPES[topic].model_validate_json(state)
 
 
@@ -55,6 +63,22 @@ class EventStoreApplication(Application[UUID]):
     """
 
     name = "bti"
+
+    def __init__(self, env: EnvType | None = None) -> None:
+        super().__init__(env=env)
+        module = self.env.get("PERSISTENCE_MODULE") or ""
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        self.case_keys = CaseKeys(
+            datastore, "postgres" if "postgres" in module else "sqlite",
+            getattr(datastore, "schema", "") if "postgres" in module else "",
+        )
+        self.case_keys.create_tables()
+        self.sealer = Sealer(self.case_keys)
+        cast(EventMapper, self.mapper).sealer = self.sealer
+
+    def decode(self, topic: str, state: bytes) -> Event:
+        """One stored row back to its model, its personal fields opened (or "[slettet]")."""
+        return self.sealer.open_event(topic, state)
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         environment = super().construct_env(name, env)

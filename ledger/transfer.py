@@ -23,7 +23,14 @@ from pydantic import ValidationError
 from ledger.application import LEDGER_ID, CaseLedger, latest_rulebook
 from ledger.case import Case
 from ledger.errors import ConcurrencyConflict, ImportRejected, LedgerError, LineProblem
-from ledger.events import EVENT_TYPES, CaseEvent, Event, RulebookAdopted, event_to_json
+from ledger.events import (
+    EVENT_TYPES,
+    CaseErased,
+    CaseEvent,
+    Event,
+    RulebookAdopted,
+    event_to_json,
+)
 from ledger.messages import text
 from ledger.policies.rulebook import Rulebook
 from ledger.store import EventStoreApplication
@@ -70,10 +77,12 @@ def numbered(stream: BinaryIO) -> Iterator[NumberedLine]:
 
 
 def export_events(ledger: CaseLedger, case_id: UUID | None = None) -> Iterator[bytes]:
-    """Every event (or one case's) in recorded order, as the exact bytes stored."""
+    """Every event (or one case's) in recorded order, in the public JSON shape: personal
+    fields opened (or "[slettet]" for an erased case), as they were recorded."""
+    decode = ledger.store.decode
     if case_id is not None:
         for stored in ledger.store.recorder.select_events(case_id):
-            yield stored.state
+            yield event_to_json(decode(stored.topic, stored.state))
         return
     start = 1
     while True:
@@ -81,7 +90,7 @@ def export_events(ledger: CaseLedger, case_id: UUID | None = None) -> Iterator[b
         if not rows:
             return
         for row in rows:
-            yield row.state
+            yield event_to_json(decode(row.topic, row.state))
         start = rows[-1].id + 1
 
 
@@ -113,6 +122,11 @@ def import_into(
             store.events.put(check.accepted)
         except IntegrityError:
             raise ConcurrencyConflict("concurrency_conflict", case="import") from None
+        for erased in (e for e in check.accepted if isinstance(e, CaseErased)):
+            # An erased case arrives erased: its key goes as `erase_case` would destroy it.
+            store.case_keys.destroy(
+                erased.case_id, at=erased.recorded_at, by=erased.actor.person, reason=erased.reason
+            )
     return ImportReport(
         stored=len(check.accepted),
         skipped=check.skipped,

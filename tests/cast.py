@@ -23,6 +23,11 @@ BARNEVERN_WORKER = Actor(
 COORDINATOR = Actor(
     person="Kristin Koordinator", role="coordinator", service="kommune", unit="Oppvekst"
 )
+TILSYN = Actor(
+    person="Tone Tilsyn", role="tilsyn", service="statsforvalteren",
+    unit="Statsforvalteren i Innlandet",
+)
+"""Reads every case whole and writes nothing: the reader the test ledgers are opened for."""
 
 
 class SetClock:

@@ -33,7 +33,7 @@ from uuid import UUID, uuid4
 
 from ledger.application import CaseLedger, system_clock
 from ledger.errors import LedgerError
-from tests.cast import RECTOR
+from tests.cast import RECTOR, TILSYN
 
 OCCURRED_AGO = timedelta(minutes=1)
 """How long before the writer records an action it says the action happened."""
@@ -87,9 +87,9 @@ def open_once(mode: str, url: str) -> dict[str, Any]:
 
     def act() -> str:
         if mode == "create":
-            CaseLedger.create(url, actor=RECTOR).close()
+            CaseLedger.create(url, actor=RECTOR, reader=TILSYN).close()
             return "created"
-        CaseLedger.open(url).close()
+        CaseLedger.open(url, reader=TILSYN).close()
         return "opened"
 
     return outcome_of(act, {"method": mode, "url": url})
@@ -100,7 +100,7 @@ def main(argv: list[str]) -> int:
     if mode == "record":
         url, plan_path, results_path = arguments
         commands = json.loads(Path(plan_path).read_text())["commands"]
-        with CaseLedger.open(url) as ledger, Path(results_path).open("w") as results:
+        with CaseLedger.open(url, reader=TILSYN) as ledger, Path(results_path).open("w") as results:
             print("ready", flush=True)
             sys.stdin.readline()  # the starting shot: every writer got here first
             for command in commands:

@@ -12,7 +12,12 @@ import psycopg
 import pytest
 
 from ledger.application import CaseLedger
-from tests.cast import RECTOR, START, SetClock
+from tests.cast import RECTOR, START, TILSYN, SetClock
+
+# Every ledger a test opens encrypts with this master key (docs/privacy.md); set before any
+# test runs, so the `bti` processes the tests start inherit it too.
+TEST_MASTER_KEY = "dGVzdHMtb25seSBtYXN0ZXIga2V5IC0gMzIgYnl0ZXM="
+os.environ.setdefault("BTI_MASTER_KEY", TEST_MASTER_KEY)
 
 POSTGRES_URL = os.environ.get("BTI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -85,8 +90,10 @@ def clock() -> SetClock:
 
 @pytest.fixture
 def ledger(database_url: str, clock: SetClock) -> Iterator[CaseLedger]:
-    """A new ledger with the default rulebook, on each database in turn."""
-    with CaseLedger.create(database_url, rulebook="default", actor=RECTOR, clock=clock) as it:
+    """A new ledger with the default rulebook, on each database in turn, read by tilsyn."""
+    with CaseLedger.create(
+        database_url, rulebook="default", actor=RECTOR, clock=clock, reader=TILSYN
+    ) as it:
         yield it
 
 
@@ -96,7 +103,7 @@ def reopen(database_url: str, clock: SetClock) -> Iterator[object]:
     opened: list[CaseLedger] = []
 
     def _open() -> CaseLedger:
-        it = CaseLedger.open(database_url, clock=clock)
+        it = CaseLedger.open(database_url, clock=clock, reader=TILSYN)
         opened.append(it)
         return it
 

@@ -19,7 +19,7 @@ from ledger.application import CaseLedger
 from ledger.events import Actor, CaseEvent, ConsentGiven, TiltakPlanned
 from ledger.policies.calendar import local_date
 from ledger.projections.case_summary import CaseSummary
-from tests.cast import RECTOR, TEACHER, SetClock
+from tests.cast import RECTOR, TEACHER, TILSYN, SetClock
 
 Reopen = Callable[[], CaseLedger]
 """The `reopen` fixture: the same ledger opened again, as another process would."""
@@ -235,7 +235,7 @@ def ledger_with_rulebook(
 ) -> CaseLedger:
     """A new ledger at `database_url` whose rulebook is the default with `values` changed."""
     path = rulebook_file(tmp_path, **values)
-    return CaseLedger.create(database_url, rulebook=str(path), actor=RECTOR, clock=clock)
+    return CaseLedger.create(database_url, rulebook=str(path), actor=RECTOR, clock=clock, reader=TILSYN)
 
 
 # ---- reading back, as another process would ----------------------------------------------

@@ -18,7 +18,7 @@ from ledger.events import event_to_json
 from ledger.projections.sql import Database
 from ledger.transfer import export_events, import_events
 from replay.verify import verify
-from tests.cast import RECTOR, TEACHER, SetClock
+from tests.cast import RECTOR, TEACHER, TILSYN, SetClock
 from tests.stories import register_s12_undring, register_undring
 
 
@@ -92,13 +92,13 @@ def test_an_import_is_chained_and_gives_the_same_head_as_the_ledger_it_came_from
         ledger.share_with_leader(case_id, actor=TEACHER, leader=RECTOR.person, how="samtale")
     original = verify(ledger.store)
     lines = [(n, line, len(line)) for n, line in enumerate(export_events(ledger), start=1)]
-    with CaseLedger.create(other_database_url, actor=RECTOR, clock=clock) as target:
+    with CaseLedger.create(other_database_url, actor=RECTOR, clock=clock, reader=TILSYN) as target:
         # The target's own RulebookAdopted comes first; the file's events follow it.
         import_events(target, lines[1:])
         copy = verify(target.store)
         assert copy.ok and copy.events == original.events
         assert len(chain_rows(target)) == original.events
-    with CaseLedger.open(other_database_url, clock=clock) as again:
+    with CaseLedger.open(other_database_url, clock=clock, reader=TILSYN) as again:
         assert verify(again.store).ok
 
 
@@ -107,7 +107,7 @@ def test_an_import_is_chained_and_gives_the_same_head_as_the_ledger_it_came_from
 
 def write_bright_spots(url: str, case_ids: list[str], count: int) -> int:
     """One writer process: `count` bright spots on each case, retried on a clash."""
-    with CaseLedger.open(url, clock=system_clock) as writer:
+    with CaseLedger.open(url, clock=system_clock, reader=TILSYN) as writer:
         for number in range(count):
             for case_id in case_ids:
                 writer.log_bright_spot(
@@ -119,7 +119,7 @@ def write_bright_spots(url: str, case_ids: list[str], count: int) -> int:
 
 @pytest.mark.slow
 def test_four_processes_writing_at_once_leave_one_whole_chain(database_url: str) -> None:
-    with CaseLedger.create(database_url, actor=RECTOR, clock=system_clock) as ledger:
+    with CaseLedger.create(database_url, actor=RECTOR, clock=system_clock, reader=TILSYN) as ledger:
         clock = SetClock(system_clock())
         shared = register_undring(ledger, clock)
         own = [register_undring(ledger, clock, child_ref=f"Elev-{n}") for n in range(4)]
@@ -127,7 +127,7 @@ def test_four_processes_writing_at_once_leave_one_whole_chain(database_url: str)
     jobs = [(database_url, [str(shared), str(case)], 15) for case in own]
     with context.Pool(4) as pool:
         written = sum(pool.starmap(write_bright_spots, jobs))
-    with CaseLedger.open(database_url) as ledger:
+    with CaseLedger.open(database_url, reader=TILSYN) as ledger:
         result = verify(ledger.store)
         assert result.ok, result.first_problem
         assert result.events == 1 + 5 + written
@@ -137,6 +137,6 @@ def test_four_processes_writing_at_once_leave_one_whole_chain(database_url: str)
 
 
 def test_the_chain_table_is_created_with_a_new_ledger(database_url: str, tmp_path: Path) -> None:
-    with CaseLedger.create(database_url, actor=RECTOR, clock=SetClock(system_clock())) as ledger:
+    with CaseLedger.create(database_url, actor=RECTOR, clock=SetClock(system_clock()), reader=TILSYN) as ledger:
         assert len(chain_rows(ledger)) == 1  # the RulebookAdopted
         assert verify(ledger.store).events == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from ledger.errors import LedgerNotFound
 from ledger.events import ACTIONS, EVENT_TYPES, LEDGER_SET_FIELDS, CaseEvent
 from ledger.policies.calendar import OSLO
 from ledger.policies.rulebook import load_rulebook
+from tests.cast import TILSYN
 
 TEACHER_ENV = {
     "BTI_PERSON": "Kari Lærer",
@@ -91,7 +93,7 @@ def test_init_creates_a_ledger_and_says_where_and_which_rulebook(sqlite_url: str
     assert result.stdout.strip() == (
         f"Opprettet en BTI-logg på {sqlite_url} med regelboken sondre-land (versjon {version})."
     )
-    with CaseLedger.open(sqlite_url) as ledger:
+    with CaseLedger.open(sqlite_url, reader=TILSYN) as ledger:
         assert ledger.rulebook.name == "sondre-land"
 
 
@@ -122,7 +124,7 @@ def test_init_without_a_person_says_which_option_or_variable_is_missing(sqlite_u
         "Det må stå hvem som gjør dette. Gi --as-person eller sett BTI_PERSON. [actor_missing]\n"
     )
     with pytest.raises(LedgerNotFound):
-        CaseLedger.open(sqlite_url)
+        CaseLedger.open(sqlite_url, reader=TILSYN)
 
 
 def test_a_command_on_a_database_without_a_ledger_says_to_run_init(sqlite_url: str) -> None:
@@ -263,7 +265,7 @@ def test_a_missing_field_is_named_with_exit_1_no_traceback_and_nothing_stored(
     assert result.exit_code == 1
     assert result.stderr == "Feltet «observations» er ikke gyldig: Field required. [invalid_field]\n"
     assert "Traceback" not in result.output
-    with CaseLedger.open(database_url) as ledger:
+    with CaseLedger.open(database_url, reader=TILSYN) as ledger:
         assert ledger.list_cases() == []
 
 
@@ -617,7 +619,7 @@ def test_an_import_with_bad_lines_lists_every_problem_and_stores_nothing(
     )
     assert lines[2].startswith("line 2, field -: The line is not valid JSON: ")
     assert lines[2].endswith("[malformed_json]")
-    with CaseLedger.open(sqlite_url) as ledger:
+    with CaseLedger.open(sqlite_url, reader=TILSYN) as ledger:
         assert ledger.list_cases() == []
 
 
@@ -651,7 +653,7 @@ def test_main_turns_an_unexpected_error_into_one_sentence(
     def broken() -> list[str]:
         raise RuntimeError("the disk is on fire")
 
-    monkeypatch.setattr("ledger.cli.shipped_rulebook_names", broken)
+    monkeypatch.setattr("ledger.cli.rulebooks.shipped_rulebook_names", broken)
     monkeypatch.delenv("BTI_DEBUG", raising=False)
 
     with pytest.raises(SystemExit) as exit_:
@@ -668,6 +670,7 @@ def test_the_bti_console_script_runs_end_to_end_without_tracebacks(tmp_path: Pat
     url = f"sqlite:///{tmp_path / 'bti.sqlite'}"
     env = {k: v for k, v in TEACHER_ENV.items() if v is not None}
     env["PATH"] = str(BTI.parent)
+    env["BTI_MASTER_KEY"] = os.environ["BTI_MASTER_KEY"]  # personal data is encrypted
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -36,7 +36,7 @@ from ledger.events import (
     StafettHandoverDeclined,
 )
 from ledger.projections.case_summary import summarise
-from tests.cast import HEALTH_NURSE, RECTOR, SPECIAL_TEACHER, TEACHER
+from tests.cast import HEALTH_NURSE, RECTOR, SPECIAL_TEACHER, TEACHER, TILSYN
 
 pytestmark = pytest.mark.slow
 
@@ -193,7 +193,7 @@ def new_ledger_with_cases(url: str, count: int) -> tuple[list[UUID], set[UUID]]:
     """A ledger with `count` registered cases; their ids, and the ids of every event so far."""
     an_hour_ago = system_clock() - timedelta(hours=1)
     case_ids = []
-    with CaseLedger.create(url, actor=RECTOR) as ledger:
+    with CaseLedger.create(url, actor=RECTOR, reader=TILSYN) as ledger:
         for number in range(count):
             undring = ledger.register_undring(
                 actor=TEACHER, child_ref=f"Elev-{number}", child_birth_date="2014-05-01",
@@ -219,7 +219,7 @@ def no_escaped_errors(results: Iterable[Result]) -> None:
 
 def read_back(url: str, case_ids: Iterable[UUID]) -> tuple[list[Any], dict[UUID, list[CaseEvent]]]:
     """The notification log and each case's history, from a freshly opened ledger."""
-    with CaseLedger.open(url) as ledger:
+    with CaseLedger.open(url, reader=TILSYN) as ledger:
         log = list(ledger.all_events())
         histories = {case_id: ledger.history(case_id) for case_id in case_ids}
     return log, histories
@@ -228,7 +228,7 @@ def read_back(url: str, case_ids: Iterable[UUID]) -> tuple[list[Any], dict[UUID,
 def assert_read_models_follow_the_log(url: str, case_ids: Iterable[UUID]) -> None:
     """The case summaries the writers' inline catch-ups kept equal a fold of each history."""
     now = system_clock()
-    with CaseLedger.open(url, clock=lambda: now) as ledger:
+    with CaseLedger.open(url, clock=lambda: now, reader=TILSYN) as ledger:
         for case_id in case_ids:
             assert ledger.summary(case_id) == summarise(ledger.case(case_id), now), case_id
 
@@ -306,7 +306,7 @@ def test_racing_writers_cannot_answer_a_handover_twice_involve_a_service_twice_o
     database_url: str, tmp_path: Path
 ) -> None:
     case_ids, _ = new_ledger_with_cases(database_url, RACES)
-    with CaseLedger.open(database_url) as ledger:
+    with CaseLedger.open(database_url, reader=TILSYN) as ledger:
         a_minute_ago = system_clock() - timedelta(minutes=1)
         for case_id in case_ids:
             ledger.give_consent(
@@ -396,7 +396,7 @@ def test_people_creating_the_same_ledger_at_once_make_one_and_the_others_hear_it
             assert outcomes([r for r in results if r["url"] == url]) == {
                 "created": 1, "ledger_exists": WRITERS - 1,
             }
-            with CaseLedger.open(url) as ledger:
+            with CaseLedger.open(url, reader=TILSYN) as ledger:
                 events = list(ledger.all_events())
             assert len(events) == 1
             assert isinstance(events[0], RulebookAdopted)

@@ -21,7 +21,7 @@ from ledger.cli import build_app
 from ledger.events import ReminderDelivered, ReminderDeliveryFailed, ReminderIssued
 from ledger.reminders.due import reminder_id
 from ledger.transfer import export_events, import_events
-from tests.cast import RECTOR, TEACHER, SetClock
+from tests.cast import RECTOR, TEACHER, TILSYN, SetClock
 from tests.daemon_support import (
     SmtpReceiver,
     WebhookReceiver,
@@ -226,9 +226,9 @@ def test_an_import_of_old_events_issues_and_delivers_no_reminder(
     exported = list(export_events(ledger))
     issued_before = issued_count(ledger)
 
-    with CaseLedger.create(other_database_url, actor=RECTOR, clock=clock) as other:
+    with CaseLedger.create(other_database_url, actor=RECTOR, clock=clock, reader=TILSYN) as other:
         pass
-    with CaseLedger.open(other_database_url, clock=clock) as other:
+    with CaseLedger.open(other_database_url, clock=clock, reader=TILSYN) as other:
         lines = [(n, line, len(line)) for n, line in enumerate(exported[1:], start=1)]
         import_events(other, lines)
         assert issued_count(other) == issued_before

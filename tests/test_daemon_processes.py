@@ -19,7 +19,7 @@ from ledger.application import CaseLedger
 from ledger.events import ReminderDelivered, ReminderDeliveryFailed, ReminderIssued
 from ledger.policies.deadlines import deadlines
 from ledger.reminders.due import reached_stages
-from tests.cast import RECTOR, TEACHER, SetClock
+from tests.cast import RECTOR, TEACHER, TILSYN, SetClock
 from tests.daemon_support import (
     ROOT,
     WebhookReceiver,
@@ -72,7 +72,7 @@ def test_bti_daemon_once_issues_and_delivers_what_is_due_and_says_so(
 def test_a_second_daemon_on_the_same_sqlite_file_is_refused_and_sigterm_stops_the_first(
     sqlite_url: str, clock: SetClock, tmp_path: Path
 ) -> None:
-    CaseLedger.create(sqlite_url, rulebook="default", actor=RECTOR, clock=clock).close()
+    CaseLedger.create(sqlite_url, rulebook="default", actor=RECTOR, clock=clock, reader=TILSYN).close()
     log = tmp_path / "first.log"
     first = start_bti(sqlite_url, "daemon", "--interval", "1s", now=clock.now, log=log)
     try:
@@ -174,7 +174,7 @@ def test_two_daemons_against_postgresql_for_many_ticks_never_double_and_never_mi
     postgres_url: str, tmp_path: Path
 ) -> None:
     clock = SetClock(datetime.fromisoformat("2026-03-02T08:00:00+00:00"))
-    with CaseLedger.create(postgres_url, rulebook="default", actor=RECTOR, clock=clock) as ledger:
+    with CaseLedger.create(postgres_url, rulebook="default", actor=RECTOR, clock=clock, reader=TILSYN) as ledger:
         case_ids = []
         for number in range(6):
             tracks = ("skolemiljo",) if number % 2 else ()

@@ -28,7 +28,7 @@ from ledger.events import (
     TiltakPlanned,
     UndringRegistered,
 )
-from tests.cast import START, SetClock
+from tests.cast import START, TILSYN, SetClock
 
 NO_ENV = {"BTI_DATABASE_URL": None, "BTI_LANGUAGE": None}
 
@@ -47,14 +47,14 @@ def demo(database_url: str) -> DemoReport:
 @pytest.fixture
 def stories(demo: DemoReport, database_url: str) -> dict[str, list[CaseEvent]]:
     """Each demo case's events, by the key of its story."""
-    with CaseLedger.open(database_url, clock=SetClock(START)) as ledger:
+    with CaseLedger.open(database_url, clock=SetClock(START), reader=TILSYN) as ledger:
         return {case.key: ledger.history(case.case_id) for case in demo.cases}
 
 
 def test_the_demo_builds_five_cases_with_the_levels_the_stories_reach(
     demo: DemoReport, database_url: str
 ) -> None:
-    with CaseLedger.open(database_url, clock=SetClock(START)) as ledger:
+    with CaseLedger.open(database_url, clock=SetClock(START), reader=TILSYN) as ledger:
         summaries = {s.case_id: s for s in ledger.list_cases()}
     by_key = {case.key: summaries[case.case_id] for case in demo.cases}
 
@@ -147,7 +147,7 @@ def test_the_closed_case_ends_with_an_avslutningsnotat(stories: dict[str, list[C
 def test_every_event_happened_before_it_was_recorded_and_after_its_undring(
     demo: DemoReport, database_url: str
 ) -> None:
-    with CaseLedger.open(database_url, clock=SetClock(START)) as ledger:
+    with CaseLedger.open(database_url, clock=SetClock(START), reader=TILSYN) as ledger:
         events = list(ledger.all_events())
     noticed = {e.case_id: e.noticed_at for e in events if isinstance(e, UndringRegistered)}
     recorded = [e.recorded_at for e in events]
@@ -190,11 +190,18 @@ def bti(*args: str, **env: str | None) -> Result:
     return CliRunner().invoke(build_app(), list(args), env={**NO_ENV, **env})
 
 
+TILSYN_ENV = {
+    "BTI_PERSON": TILSYN.person, "BTI_ROLE": TILSYN.role, "BTI_SERVICE": TILSYN.service,
+    "BTI_UNIT": TILSYN.unit,
+}
+"""Tilsyn lists every case of the demo."""
+
+
 def test_bti_demo_builds_the_demo_and_says_what_to_look_at_next(sqlite_url: str) -> None:
     result = bti("demo", "--db", sqlite_url)
 
     assert result.exit_code == 0, result.output
-    listed = json.loads(bti("--db", sqlite_url, "case", "list", "--json").stdout)
+    listed = json.loads(bti("--db", sqlite_url, "case", "list", "--json", **TILSYN_ENV).stdout)
     assert len(listed) == 5
     assert sorted(c["level"] for c in listed) == [0, 0, 1, 2, 3]
     assert [c["status"] for c in listed].count("closed") == 1
@@ -217,7 +224,7 @@ def test_bti_demo_refuses_to_overwrite_unless_fresh(sqlite_url: str) -> None:
         "another place. [demo_exists]\n"
     )
     assert fresh.exit_code == 0, fresh.output
-    assert len(json.loads(bti("--db", sqlite_url, "case", "list", "--json").stdout)) == 5
+    assert len(json.loads(bti("--db", sqlite_url, "case", "list", "--json", **TILSYN_ENV).stdout)) == 5
 
 
 def test_bti_demo_builds_in_the_current_folder_and_never_in_the_configured_ledger(

@@ -15,7 +15,15 @@ from ledger.application import CaseLedger
 from ledger.case import Case
 from ledger.errors import RuleViolation
 from ledger.events import Actor
-from tests.cast import BARNEVERN_WORKER, HEALTH_NURSE, PPT_ADVISER, RECTOR, TEACHER, SetClock
+from tests.cast import (
+    BARNEVERN_WORKER,
+    HEALTH_NURSE,
+    PPT_ADVISER,
+    RECTOR,
+    TEACHER,
+    TILSYN,
+    SetClock,
+)
 
 PEOPLE = [TEACHER, RECTOR, PPT_ADVISER, HEALTH_NURSE, BARNEVERN_WORKER]
 SERVICES = ["ppt", "helsestasjon", "barnevern"]
@@ -128,5 +136,5 @@ def test_any_sequence_of_actions_reads_back_as_the_state_built_while_recording(
         except RuleViolation:
             continue
         built._apply(event)
-    with CaseLedger.open(database_url, clock=clock) as fresh:
+    with CaseLedger.open(database_url, clock=clock, reader=TILSYN) as fresh:
         assert comparable(fresh.case(case_id)) == comparable(built)

@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 from ledger import messages
 from ledger.application import CaseLedger, system_clock
 from ledger.cli import build_app
-from tests.cast import RECTOR, TEACHER, SetClock
+from tests.cast import RECTOR, TEACHER, TILSYN, SetClock
 from tests.stories import register_s12_undring
 from tests.test_tamper import Tamperer
 
@@ -30,13 +30,20 @@ def bokmal_again() -> Iterator[None]:
 
 def bti(url: str, *args: str) -> Result:
     return CliRunner().invoke(build_app(), ["--db", url, *args],
-                              env={"BTI_DATABASE_URL": None, "BTI_LANGUAGE": None})
+                              env={"BTI_DATABASE_URL": None, "BTI_LANGUAGE": None, **TILSYN_ENV})
+
+
+TILSYN_ENV = {
+    "BTI_PERSON": TILSYN.person, "BTI_ROLE": TILSYN.role, "BTI_SERVICE": TILSYN.service,
+    "BTI_UNIT": TILSYN.unit,
+}
+"""Tilsyn reads the timeline and the report."""
 
 
 @pytest.fixture
 def case_on_disk(database_url: str) -> Iterator[tuple[str, UUID]]:
     """A ledger on the real clock with one § 12-sak that was shared and corrected."""
-    with CaseLedger.create(database_url, actor=RECTOR, clock=system_clock) as ledger:
+    with CaseLedger.create(database_url, actor=RECTOR, clock=system_clock, reader=TILSYN) as ledger:
         clock = SetClock(datetime.now(UTC) - timedelta(days=3))
         case_id = register_s12_undring(ledger, clock)
         ledger.share_with_leader(case_id, actor=TEACHER, leader=RECTOR.person, how="samtale",
@@ -71,7 +78,7 @@ def test_verify_names_the_first_tampered_event_and_exits_with_1(
     url, case_id = case_on_disk
     whole = bti(url, "verify")
     assert whole.exit_code == 0 and "Kjeden er hel: 4 hendelser" in whole.output
-    with CaseLedger.open(url) as ledger:
+    with CaseLedger.open(url, reader=TILSYN) as ledger:
         sql = Tamperer(ledger)
         position = sql.positions(case_id)[1]
         event_id = sql.event_id_at(position)
@@ -108,7 +115,7 @@ def test_keys_and_a_checkpoint_that_tilsyn_checks_before_and_after_tampering(
 
     holds = bti(url, "checkpoint", "verify", str(checkpoint), "--public-key", str(public))
     assert holds.exit_code == 0 and "Kontrollpunktet holder" in holds.output
-    with CaseLedger.open(url) as ledger:
+    with CaseLedger.open(url, reader=TILSYN) as ledger:
         Tamperer(ledger).delete(Tamperer(ledger).positions(case_id)[-1], with_chain_row=True)
     fails = bti(url, "checkpoint", "verify", str(checkpoint), "--public-key", str(public))
     assert fails.exit_code == 1

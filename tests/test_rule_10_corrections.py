@@ -157,7 +157,8 @@ def test_a_correction_that_makes_the_event_invalid_is_refused(
 def test_the_ledger_offers_no_way_to_delete_or_rewrite_an_event() -> None:
     public = [name for name, _ in inspect.getmembers(CaseLedger) if not name.startswith("_")]
     forbidden = ("delete", "update", "edit", "remove", "rewrite", "erase", "purge", "replace")
-    assert [name for name in public if any(word in name for word in forbidden)] == []
+    # erase_case deletes no event either: it destroys a closed case's key (docs/privacy.md).
+    assert [name for name in public if any(word in name for word in forbidden)] == ["erase_case"]
     assert "correct_entry" in public
 
 

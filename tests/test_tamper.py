@@ -74,8 +74,11 @@ class Tamperer:
 
     def flip_one_byte(self, position: int) -> None:
         state = bytearray(bytes(self.row(position)[3]))
-        index = state.index(b"Smilte") if b"Smilte" in state else len(state) // 2
-        state[index] ^= 0x01  # "Smilte" → "Rmilte": one bit of one byte
+        # "Smilte" → "Rmilte" where it is in clear; else one bit inside a sealed field's text.
+        sealed = state.find(b'{"enc":"')
+        index = (state.index(b"Smilte") if b"Smilte" in state
+                 else sealed + 12 if sealed >= 0 else len(state) // 2)
+        state[index] ^= 0x01  # one bit of one byte
         self.run(f"UPDATE {self.events} SET state = %s WHERE {self.position} = %s",
                  (bytes(state), position))
 

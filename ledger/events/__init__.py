@@ -11,6 +11,7 @@ from ledger.events.base import Actor, CaseEvent, Event, LedgerEvent
 from ledger.events.case import (
     BrightSpotLogged,
     CaseClosed,
+    CaseErased,
     CaseReopened,
     DecisionRecorded,
     DeviationRecorded,
@@ -93,6 +94,7 @@ ACTIONS: dict[str, type[Event]] = {
     "reopen-case": CaseReopened,
     "correct-entry": EntryCorrected,
     "record-deviation": DeviationRecorded,
+    "erase-case": CaseErased,
     "issue-reminder": ReminderIssued,
     "record-reminder-delivered": ReminderDelivered,
     "record-reminder-delivery-failed": ReminderDeliveryFailed,
@@ -123,7 +125,7 @@ AnyEvent = Annotated[
     | StafettHandoverAccepted | StafettHandoverDeclined | MeetingHeld | TiltakPlanned
     | TiltakStarted | TiltakCompleted | TiltakCancelled | ChildConversationHeld
     | EvaluationRecorded | DecisionRecorded | LevelChanged | BrightSpotLogged | CaseClosed
-    | CaseReopened | EntryCorrected | DeviationRecorded | ReminderIssued | ReminderDelivered
+    | CaseErased | CaseReopened | EntryCorrected | DeviationRecorded | ReminderIssued | ReminderDelivered
     | ReminderDeliveryFailed | RulebookAdopted,
     Field(discriminator="type"),
 ]
@@ -154,6 +156,7 @@ __all__ = [
     "AnonymousConsultationHeld",
     "BrightSpotLogged",
     "CaseClosed",
+    "CaseErased",
     "CaseEvent",
     "CaseReopened",
     "ChildConversationHeld",

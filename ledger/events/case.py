@@ -6,7 +6,13 @@ from datetime import date
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from ledger.events.base import CaseEvent, Flag, Name, Service, Text, Track
 
@@ -22,8 +28,22 @@ class UndringRegistered(CaseEvent):
     service: Service = Field(description="The case's own service, e.g. skole or barnehage.")
     noticed_at: AwareDatetime = Field(description="When it was noticed; starts the clocks.")
     observations: Text = Field(description="The undringsnotat: concrete observations.")
+    national_id: str | None = Field(
+        default=None,
+        description="The child's fødselsnummer or D-nummer, if given: checked by its mod-11 "
+        "digits, stored only encrypted, found again by a keyed hash (docs/privacy.md).",
+    )
     tracks: tuple[Track, ...] = ()
     violence_suspected: bool = False
+
+    @model_serializer(mode="wrap")
+    def _without_absent_national_id(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Optional and new: left out when not given, so the public shape of every undring
+        # recorded without one stays what it was.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("national_id") is None:
+            data.pop("national_id", None)
+        return data
 
 
 class SharedWithLeader(CaseEvent):
@@ -160,3 +180,13 @@ class DeviationRecorded(CaseEvent):
     what_happened: Text
     why: Text
     about_event: UUID | None = None
+
+
+class CaseErased(CaseEvent):
+    """A closed case's personal data was erased after its retention period: its key destroyed."""
+
+    family = "case"
+    type: Literal["CaseErased"] = "CaseErased"
+    reason: Text = Field(description="Why it was erased (e.g. the retention period ended).")
+    closed_at: AwareDatetime = Field(description="When the case was closed.")
+    retention_years: int = Field(ge=0, description="The rulebook's retention period applied.")

@@ -23,6 +23,7 @@ from ledger.events import (
     AnonymousConsultationHeld,
     BrightSpotLogged,
     CaseClosed,
+    CaseErased,
     CaseEvent,
     CaseReopened,
     ChildConversationHeld,
@@ -447,6 +448,15 @@ def _case_story() -> list[CaseEvent]:
             "Ny kontaktlærer på 8. trinn ser at han igjen er mye alene i friminuttene, og "
             "foresatte har bedt om et møte."
         ),
+    )
+    # Only the shape: in a ledger an erasure comes after a closing, by the case's leader, once
+    # the rulebook's retention period has passed since then (docs/privacy.md).
+    closed = next(e for e in story.events if isinstance(e, CaseClosed))
+    add(
+        CaseErased, RITA, oslo(9, 1, 9, 0, year=2036),
+        reason="Oppbevaringstiden på 10 år etter avslutning er ute; saken er arkivert (eksportert).",
+        closed_at=closed.occurred_at,
+        retention_years=10,
     )
     return story.events
 

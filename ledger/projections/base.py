@@ -8,6 +8,7 @@ from typing import Protocol
 from uuid import UUID
 
 from ledger.case import Case
+from ledger.encryption import Sealer
 from ledger.policies.deadlines import Deadline, deadlines
 from ledger.policies.rulebook import Rulebook
 from ledger.projections.sql import Cursor
@@ -19,6 +20,8 @@ class CaseChange:
 
     case: Case
     rulebook: Rulebook
+    sealer: Sealer | None = None
+    """Seals personal values for the rows (None: rows hold them in clear, as in a test)."""
     _deadlines: list[Deadline] | None = field(default=None, repr=False)
 
     @property
@@ -33,6 +36,12 @@ class CaseChange:
         projection and a rebuild agree row for row; queries judge time (overdue, expired).
         """
         return max(e.recorded_at for e in self.case.events)
+
+    def sealed(self, cursor: Cursor, purpose: str, value: str) -> str:
+        """A personal value as a row may hold it: sealed with the case's key."""
+        if self.sealer is None:
+            return value
+        return self.sealer.seal_text(self.case_id, purpose, value, self.as_of, cursor.raw)
 
     @property
     def deadlines(self) -> list[Deadline]:

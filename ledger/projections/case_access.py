@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from ledger.policies.access import Grant, grants
+from ledger.events import Actor
+from ledger.policies.access import OFFICE_ROLES, Grant, grants
 from ledger.projections.base import CaseChange
 from ledger.projections.case_summary import utc_text
 from ledger.projections.sql import Cursor
@@ -69,3 +70,25 @@ def query_access(cursor: Cursor, table: str, case_id: UUID, now: datetime) -> li
         for kind, principal, read, write, basis, consent, until, unit, service, writes
         in cursor.fetchall()
     ]
+
+
+def readable_cases(table: str, reader: Actor, now: datetime) -> tuple[str, list[object]]:
+    """A `case_id IN (…)` condition for the cases `reader` may read at `now`, and its params.
+
+    The same matching as `Grant.applies_to`, in SQL over the access table: a role grant by
+    role; a service grant by service (and unit, if the grant names one); a person grant by
+    name (and service, if the grant names one). An office role matches role grants only.
+    """
+    match = ["(principal_kind = 'role' AND principal = %s)"]
+    params: list[object] = [reader.role]
+    if reader.role not in OFFICE_ROLES:
+        match += [
+            "(principal_kind = 'service' AND principal = %s AND (unit IS NULL OR unit = %s))",
+            "(principal_kind = 'person' AND principal = %s AND (service IS NULL OR service = %s))",
+        ]
+        params += [reader.service, reader.unit, reader.person, reader.service]
+    condition = (
+        f"case_id IN (SELECT case_id FROM {table} WHERE may_read = 1 "
+        f"AND (until IS NULL OR until >= %s) AND ({' OR '.join(match)}))"
+    )
+    return condition, [utc_text(now), *params]

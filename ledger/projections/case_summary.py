@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from ledger.case import Case
+from ledger.encryption import Sealer
 from ledger.policies.calendar import end_of_day
 from ledger.projections.base import CaseChange
 from ledger.projections.sql import Cursor
@@ -139,7 +140,7 @@ class CaseSummaryProjection:
         )
 
     def refresh(self, cursor: Cursor, table: dict[str, str], change: CaseChange) -> None:
-        summary = summarise(change.case, change.as_of)
+        summary = sealed_summary(summarise(change.case, change.as_of), change, cursor)
         cursor.execute(f"DELETE FROM {table['case_summary']} WHERE case_id = %s",
                        (str(change.case_id),))
         cursor.execute(
@@ -149,6 +150,33 @@ class CaseSummaryProjection:
             (str(summary.case_id), summary.unit, summary.status, summary.level, summary.holder,
              utc_text(summary.last_activity), summary.model_dump_json()),
         )
+
+
+def sealed_summary(summary: CaseSummary, change: CaseChange, cursor: Cursor) -> CaseSummary:
+    """The summary as its row holds it: the child's reference and tiltak texts sealed."""
+    return summary.model_copy(update={
+        "child_ref": change.sealed(cursor, "summary.child_ref", summary.child_ref),
+        "open_tiltak": tuple(
+            t.model_copy(update={"description": change.sealed(
+                cursor, f"summary.tiltak.{t.tiltak_id}", t.description
+            )})
+            for t in summary.open_tiltak
+        ),
+    })
+
+
+def opened_summary(summary: CaseSummary, sealer: Sealer) -> CaseSummary:
+    """A row's summary with its sealed values opened ("[slettet]" once the case is erased)."""
+    case_id = summary.case_id
+    return summary.model_copy(update={
+        "child_ref": sealer.open_text(case_id, "summary.child_ref", summary.child_ref),
+        "open_tiltak": tuple(
+            t.model_copy(update={"description": sealer.open_text(
+                case_id, f"summary.tiltak.{t.tiltak_id}", t.description
+            )})
+            for t in summary.open_tiltak
+        ),
+    })
 
 
 def utc_text(moment: datetime | None) -> str | None:

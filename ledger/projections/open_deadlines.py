@@ -70,10 +70,24 @@ def judged_at(deadline: Deadline, now: datetime) -> Deadline:
     return deadline
 
 
-def query_deadlines(cursor: Cursor, table: str, query: DeadlineQuery, now: datetime) -> list[Deadline]:
-    """The deadlines the query asks for, judged at `now`, soonest due first."""
-    where = ["1 = 1"] if query.include_closed else ["state = %s"]
-    params: list[object] = [] if query.include_closed else ["open"]
+def query_deadlines(
+    cursor: Cursor,
+    table: str,
+    query: DeadlineQuery,
+    now: datetime,
+    only: tuple[str, list[object]] | None = None,
+) -> list[Deadline]:
+    """The deadlines the query asks for, judged at `now`, soonest due first.
+
+    `only`: an SQL condition on `case_id` and its params (the cases a reader may read).
+    """
+    # Not done yet: open, or missed and not done since (a case registered late stores its
+    # first deadlines as already missed; they still wait to be done).
+    where = ["1 = 1"] if query.include_closed else ["state IN (%s, %s)"]
+    params: list[object] = [] if query.include_closed else ["open", "missed"]
+    if only is not None:
+        where.append(only[0])
+        params.extend(only[1])
     if query.overdue:
         where.append("due_at < %s")
         params.append(utc_text(now))
@@ -89,4 +103,5 @@ def query_deadlines(cursor: Cursor, table: str, query: DeadlineQuery, now: datet
         f"SELECT deadline FROM {table} WHERE {' AND '.join(where)} ORDER BY due_at, deadline_id",
         params,
     )
-    return [judged_at(Deadline.model_validate_json(row[0]), now) for row in cursor.fetchall()]
+    found = [judged_at(Deadline.model_validate_json(row[0]), now) for row in cursor.fetchall()]
+    return found if query.include_closed else [d for d in found if d.met_by is None]

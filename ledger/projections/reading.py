@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from ledger.events import Actor
 from ledger.policies.access import Grant
 from ledger.policies.deadlines import Deadline
 from ledger.projections import all_projections
-from ledger.projections.case_access import query_access
-from ledger.projections.case_summary import CaseSummary, summary_as_of
+from ledger.projections.case_access import query_access, readable_cases
+from ledger.projections.case_summary import CaseSummary, opened_summary, summary_as_of
 from ledger.projections.open_deadlines import DeadlineQuery, query_deadlines
 from ledger.projections.runner import ProjectionRunner
 from ledger.projections.sql import Database
@@ -35,11 +36,29 @@ class ReadModels:
                 (str(case_id),),
             )
             row = cursor.fetchone()
-        return summary_as_of(CaseSummary.model_validate_json(row[0]), now) if row else None
+        if not row:
+            return None
+        return summary_as_of(self._opened(CaseSummary.model_validate_json(row[0])), now)
 
-    def cases(self, now: datetime, unit: str | None = None, status: str | None = None) -> list[CaseSummary]:
-        """Every case's summary, by unit and status, most recently active first."""
-        where, params = ["1 = 1"], []
+    def readable(self, reader: Actor | None, now: datetime) -> tuple[str, list[object]] | None:
+        """The SQL condition for the cases `reader` may read at `now` (None: no filter)."""
+        if reader is None:
+            return None
+        return readable_cases(self.db.table("bti_access"), reader, now)
+
+    def cases(
+        self,
+        now: datetime,
+        unit: str | None = None,
+        status: str | None = None,
+        reader: Actor | None = None,
+    ) -> list[CaseSummary]:
+        """Every case's summary (that `reader` may read), by unit and status, newest first."""
+        where, params = ["1 = 1"], list[object]()
+        only = self.readable(reader, now)
+        if only is not None:
+            where.append(only[0])
+            params.extend(only[1])
         if unit is not None:
             where.append("unit = %s")
             params.append(unit)
@@ -53,19 +72,33 @@ class ReadModels:
                 params,
             )
             rows = cursor.fetchall()
-        return [summary_as_of(CaseSummary.model_validate_json(r[0]), now) for r in rows]
+        summaries = [CaseSummary.model_validate_json(r[0]) for r in rows]
+        self.db.store.case_keys.load([s.case_id for s in summaries])
+        return [summary_as_of(self._opened(s), now) for s in summaries]
 
-    def deadlines(self, query: DeadlineQuery, now: datetime) -> list[Deadline]:
-        """The deadlines the query asks for, judged at `now`."""
+    def _opened(self, summary: CaseSummary) -> CaseSummary:
+        return opened_summary(summary, self.db.store.sealer)
+
+    def deadlines(
+        self, query: DeadlineQuery, now: datetime, reader: Actor | None = None
+    ) -> list[Deadline]:
+        """The deadlines the query asks for (of cases `reader` may read), judged at `now`."""
+        only = self.readable(reader, now)
         with self.db.transaction() as cursor:
-            return query_deadlines(cursor, self.db.table("bti_deadlines"), query, now)
+            return query_deadlines(cursor, self.db.table("bti_deadlines"), query, now, only)
 
     def access(self, case_id: UUID, now: datetime) -> list[Grant]:
         """Who may read or write the case at `now`, and on what basis."""
         with self.db.transaction() as cursor:
             return query_access(cursor, self.db.table("bti_access"), case_id, now)
 
-    def stafett(self, person: str | None = None) -> list[StafettRow]:
-        """Open cases held by `person` or waiting for them to accept (all if no person)."""
+    def stafett(
+        self, person: str | None = None, reader: Actor | None = None, now: datetime | None = None
+    ) -> list[StafettRow]:
+        """Open cases held by `person` or waiting for them to accept (all if no person),
+        of those `reader` may read at `now`."""
+        if reader is not None and now is None:
+            raise ValueError("a reader's stafett is judged at a moment: give `now`")
+        only = self.readable(reader, now) if now is not None else None
         with self.db.transaction() as cursor:
-            return query_stafett(cursor, self.db.table("bti_stafett"), person)
+            return query_stafett(cursor, self.db.table("bti_stafett"), person, only)

@@ -21,7 +21,6 @@ from ledger.events.ledger import LEDGER_ID
 from ledger.policies.rulebook import Rulebook
 from ledger.projections.base import CaseChange, Projection
 from ledger.projections.sql import Cursor, Database
-from ledger.store import decode
 
 Progress = Callable[[int], None]
 
@@ -126,7 +125,7 @@ class ProjectionRunner:
         changed: dict[str, set[UUID]] = {t.tracking_name: set() for t in targets}
         everything: set[str] = set()
         for notification_id, stream, version, topic, state in rows:
-            event = decode(topic, state)
+            event = self.db.store.decode(topic, state)
             if isinstance(event, RulebookAdopted):
                 rulebook = Rulebook.model_validate(event.rulebook_document)
                 for target in targets:
@@ -146,7 +145,9 @@ class ProjectionRunner:
             for case_id in sorted(case_ids):
                 case = self._case_now(cursor, case_id)
                 if case.status != "new":
-                    target.projection.refresh(cursor, target.table, CaseChange(case, rulebook))
+                    target.projection.refresh(
+                        cursor, target.table, CaseChange(case, rulebook, self.db.store.sealer)
+                    )
         last = rows[-1][0]
         tracking = self.db.table(TRACKING_TABLE)
         cursor.executemany(
@@ -184,6 +185,7 @@ class ProjectionRunner:
         return case if case is not None else self._load(cursor, case_id, below=2**62)
 
     def _load(self, cursor: Cursor, case_id: UUID, below: int) -> Case:
+        decode = self.db.store.decode
         events = [decode(topic, state) for topic, state in self.db.select_stream(cursor, case_id, below)]
         case = Case.replay(case_id, [e for e in events if isinstance(e, CaseEvent)])
         self._remember(case)
@@ -213,7 +215,7 @@ class ProjectionRunner:
         row = cursor.fetchone()
         if row is None:
             return None
-        event = cast(RulebookAdopted, decode(str(row[0]), bytes(row[1])))  # its only type
+        event = cast(RulebookAdopted, self.db.store.decode(str(row[0]), bytes(row[1])))  # its only type
         return Rulebook.model_validate(event.rulebook_document)
 
     # ---- rebuilding --------------------------------------------------------------------

@@ -55,22 +55,35 @@ class StafettProjection:
         cursor.execute(
             f"INSERT INTO {name} (case_id, child_ref, unit, level, holder, holder_service, "
             "pending_to, pending_since) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (str(case.id), case.child_ref, case.unit, case.level, case.holder,
+            (str(case.id), change.sealed(cursor, "stafett.child_ref", case.child_ref), case.unit, case.level, case.holder,
              case.holder_service, pending.to_person if pending else None,
              utc_text(pending.proposed_at) if pending else None),
         )
 
 
-def query_stafett(cursor: Cursor, table: str, person: str | None) -> list[StafettRow]:
-    """Open cases held by `person` or waiting for them (all open cases if no person)."""
+def query_stafett(
+    cursor: Cursor, table: str, person: str | None, only: tuple[str, list[object]] | None = None
+) -> list[StafettRow]:
+    """Open cases held by `person` or waiting for them (all open cases if no person).
+
+    `only`: an SQL condition on `case_id` and its params (the cases a reader may read).
+    """
     columns = "case_id, child_ref, unit, level, holder, holder_service, pending_to, pending_since"
+    where, params = ["1 = 1"], list[object]()
+    if only is not None:
+        where.append(only[0])
+        params.extend(only[1])
     if person is None:
-        cursor.execute(f"SELECT {columns} FROM {table} ORDER BY holder, unit, case_id")
+        cursor.execute(
+            f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)} "
+            "ORDER BY holder, unit, case_id",
+            params,
+        )
     else:
         cursor.execute(
-            f"SELECT {columns} FROM {table} WHERE holder = %s OR pending_to = %s "
-            "ORDER BY unit, case_id",
-            (person, person),
+            f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)} "
+            "AND (holder = %s OR pending_to = %s) ORDER BY unit, case_id",
+            [*params, person, person],
         )
     keys = columns.split(", ")
     return [StafettRow.model_validate(dict(zip(keys, row, strict=True))) for row in cursor.fetchall()]

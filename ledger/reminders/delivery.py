@@ -88,7 +88,7 @@ class Deliverer:
             for row in batch:
                 seen.add((row.reminder_id, row.channel))
                 try:
-                    case = cases.get(row.case_id) or self.ledger.case(row.case_id)
+                    case = cases.get(row.case_id) or self.ledger.case_for_daemon(row.case_id)
                     cases[row.case_id] = case
                     self._deliver_row(row, case, now, report)
                 except Exception:  # one bad row never stops the others

@@ -139,7 +139,7 @@ class Issuer:
         now: datetime,
         report: IssueReport,
     ) -> None:
-        case = self.ledger.case(case_id)
+        case = self.ledger.case_for_daemon(case_id)
         if case.status != "open":
             report.not_needed += len(due_here)
             return
