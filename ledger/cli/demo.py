@@ -38,6 +38,13 @@ def print_demo(report: DemoReport) -> None:
     base = f"bti --db {shlex.quote(url)}"
     other = "en" if messages.current_language() == "nb" else "nb"
     console.print(t("demo.next"), style="bold")
+    # Every read of a case has a reader; the demo's is tilsyn, who may read every case.
+    reader = (
+        f"export BTI_PERSON={shlex.quote(TILSYN.person)} BTI_ROLE={TILSYN.role} "
+        f"BTI_SERVICE={TILSYN.service} BTI_UNIT={shlex.quote(TILSYN.unit)}"
+    )
+    console.print(f"  {reader}", soft_wrap=True)
+    console.print(f"      {t('demo.next_reader')}", style="dim")
     for command, what in (
         (f"{base} case show {by_key['s12']}", "demo.next_show"),
         (f"{base} case history {by_key['level3']}", "demo.next_history"),
