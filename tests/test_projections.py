@@ -99,6 +99,7 @@ def test_a_stafettholder_sees_the_cases_they_hold_and_a_handover_waiting_for_the
     case = s12_case_with_ppt(ledger, clock)
     [held] = ledger.stafett(TEACHER.person)
     assert (held.case_id, held.holder, held.pending_to) == (case, TEACHER.person, None)
+    assert held.child_ref == "Elev-17"  # sealed in its row, opened for the reader
     clock.advance(hours=1)
     ledger.propose_handover(case, actor=RECTOR, to_person=PPT_ADVISER.person, to_service="ppt")
     # Until accepted the old holder keeps the baton; the new one sees it waiting.

@@ -101,4 +101,11 @@ class ReadModels:
             raise ValueError("a reader's stafett is judged at a moment: give `now`")
         only = self.readable(reader, now) if now is not None else None
         with self.db.transaction() as cursor:
-            return query_stafett(cursor, self.db.table("bti_stafett"), person, only)
+            rows = query_stafett(cursor, self.db.table("bti_stafett"), person, only)
+        sealer = self.db.store.sealer
+        return [
+            row.model_copy(update={
+                "child_ref": sealer.open_text(row.case_id, "stafett.child_ref", row.child_ref)
+            })
+            for row in rows
+        ]
