@@ -23,7 +23,7 @@ def summary_rows(summary: CaseSummary, where: Position | None = None) -> list[tu
     """The case summary as (label, value) rows for people; with `where`, its level and step."""
     none = t("word.none")
     consents = [
-        t("summary.consent_line", services=", ".join(c.services), given_by=c.given_by,
+        t("summary.consent_line", services=", ".join(c.services), given_by=t(f"party.{c.given_by}"),
           valid_until=word(c.valid_until))
         for c in summary.consents_in_force
     ]
