@@ -11,12 +11,13 @@ from ledger import messages
 from ledger.cli.output import label, local_time, print_json, stdout_console, t, word
 from ledger.cli.queries import deadlines_table
 from ledger.cli.record import EVENT_BASE_FIELDS
-from ledger.cli.session import opened, session_of
+from ledger.cli.session import opened, parse_time, session_of
 from ledger.events import Event, event_to_json
 from ledger.policies.calendar import OSLO
 from ledger.policies.deadlines import Deadline
 from ledger.policies.steps import Advice, Position, position, render, what_now
 from ledger.projections.case_summary import CaseSummary
+from replay import asof
 
 
 def summary_rows(summary: CaseSummary, where: Position | None = None) -> list[tuple[str, str]]:
@@ -152,15 +153,33 @@ def case_app() -> typer.Typer:
         print_cases(summaries)
 
     @app.command("show", help=t("help.case_show_full"))
-    def show(ctx: typer.Context, case_id: case_argument, json_output: json_option = False) -> None:
+    def show(
+        ctx: typer.Context,
+        case_id: case_argument,
+        as_of: Annotated[str | None, typer.Option("--as-of", help=t("help.as_of"))] = None,
+        json_output: json_option = False,
+    ) -> None:
         session = session_of(ctx)
         session.json_output = json_output
+        moment = parse_time(as_of, "as_of")
         with opened(session) as ledger:
-            reading = ledger.admit(case_id, "show")  # one read, one entry in the access log
-            summary = reading.summary(case_id)
-            case = reading.case(case_id)
-            deadlines = reading.deadlines(case_id=case_id)
-            advice = what_now(case, deadlines, at=ledger.clock())
+            if moment is None:
+                reading = ledger.admit(case_id, "show")  # one read, one entry in the access log
+                summary = reading.summary(case_id)
+                case = reading.case(case_id)
+                deadlines = reading.deadlines(case_id=case_id)
+                advice = what_now(case, deadlines, at=ledger.clock())
+            else:
+                # As the ledger knew it then: events recorded by that moment, one truth
+                # (the aggregate and the pure deadline function) replayed by replay/.
+                reading = ledger.admit(case_id, "as_of")
+                summary = asof.case_summary_as_of(reading, case_id, moment)
+                case = asof.case_as_of(reading, case_id, moment)
+                deadlines = [
+                    d for d in asof.deadlines_as_of(reading, case_id, moment)
+                    if d.state in ("open", "missed") and d.met_by is None
+                ]
+                advice = what_now(case, deadlines, at=asof.aware(moment))
         where = position(case)
         if json_output:
             print_json({

@@ -10,9 +10,10 @@ from rich.table import Table
 from ledger import messages
 from ledger.application import parse_uuid
 from ledger.cli.output import CommandRefused, local_time, print_json, stdout_console, t
-from ledger.cli.session import opened, session_of
+from ledger.cli.session import opened, parse_time, session_of
 from ledger.policies.deadlines import Deadline
 from ledger.projections.stafett import StafettRow
+from replay import asof
 
 _WINDOW = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
 _WINDOW_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
@@ -111,17 +112,27 @@ def register(app: typer.Typer) -> None:
         include_closed: Annotated[
             bool, typer.Option("--all", help=t("help.deadlines_all"))
         ] = False,
+        as_of: Annotated[str | None, typer.Option("--as-of", help=t("help.as_of"))] = None,
         json_output: json_option = False,
     ) -> None:
         session = session_of(ctx)
         session.json_output = json_output
         window = parse_window(due_within) if due_within is not None else None
         case_id = parse_uuid(case, "case") if case is not None else None
+        moment = parse_time(as_of, "as_of")
         with opened(session) as ledger:
-            found = ledger.deadlines(
-                due_within=window, unit=unit, holder=holder, case_id=case_id,
-                overdue=overdue_only, include_closed=include_closed,
-            )
+            if moment is None:
+                found = ledger.deadlines(
+                    due_within=window, unit=unit, holder=holder, case_id=case_id,
+                    overdue=overdue_only, include_closed=include_closed,
+                )
+            else:
+                found = [
+                    d for d in asof.all_deadlines_as_of(
+                        ledger, moment, unit=unit, holder=holder, include_closed=include_closed
+                    )
+                    if case_id is None or d.case_id == case_id
+                ]
         if json_output:
             print_json([d.model_dump(mode="json") for d in found])
             return
