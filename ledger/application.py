@@ -579,6 +579,20 @@ class CaseLedger:
         case = self._checked(case_id, "export")
         return export_events(self, case_id=case.id)
 
+    def export_all(self) -> Iterator[bytes]:
+        """Every event of the ledger in the public JSON shape (an archive, or a move).
+
+        It reads every case's personal data, so every case is a checked read, logged, before
+        the first line is written: a reader who may not read one of them gets nothing.
+        """
+        from ledger.transfer import export_events  # noqa: PLC0415 (transfer imports this module)
+
+        self._lister()
+        self.project()
+        for summary in self.read_models.cases(self.clock()):
+            self._checked(summary.case_id, "export")
+        return export_events(self)
+
     def access_log(self, case_id: UUID | str) -> list[AccessLogEntry]:
         """Who read the case, when, what and why (art. 15); a checked read, logged itself
         (what=`access_log`), so the log shows who looked at it."""

@@ -187,3 +187,22 @@ def test_bti_reads_without_a_reader_are_refused_with_a_clear_sentence(sqlite_url
         "It must say who is reading the case. Give a reader (BTI_PERSON, BTI_ROLE, "
         "BTI_SERVICE and BTI_UNIT, or reader= in Python). [reader_required]\n"
     )
+
+
+def test_a_whole_export_reads_every_case_and_is_refused_if_one_may_not_be_read(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    ours = register_undring(ledger, clock)
+    clock.advance(hours=1)
+    theirs = ledger.register_undring(
+        actor=OTHER_SCHOOL_TEACHER, child_ref="Elev-40", child_birth_date="2013-09-01",
+        unit=OTHER_SCHOOL_TEACHER.unit, service="skole", noticed_at=clock.now,
+        observations="Sover i timene.",
+    ).case_id
+    teacher = ledger.reading_as(TEACHER, purpose="arkiv")
+    with pytest.raises(AccessRefused):
+        list(teacher.export_all())
+    refused = [e for e in ledger.access_log(theirs) if e.what == "export"]
+    assert [(e.person, e.outcome) for e in refused] == [(TEACHER.person, "refused")]
+    everything = list(ledger.export_all())  # tilsyn reads every case
+    assert {json.loads(line).get("case_id") for line in everything} >= {str(ours), str(theirs)}

@@ -14,7 +14,7 @@ from ledger.cli.session import Session, opened, session_of
 from ledger.errors import LedgerError, LedgerNotFound
 from ledger.events import ACTIONS, EVENT_TYPES
 from ledger.store import open_store, resolve_url
-from ledger.transfer import ImportReport, export_events, import_events, import_into, read_lines
+from ledger.transfer import ImportReport, import_events, import_into, read_lines
 
 
 def import_file(session: Session, path: Path) -> ImportReport:
@@ -52,9 +52,10 @@ def import_file(session: Session, path: Path) -> ImportReport:
 def export_to(ledger: CaseLedger, case_id: UUID | None, output: Path | None) -> int:
     """Write the events as JSONL to stdout or to `output` (whole, or not at all).
 
-    One case's export is a read of the case: checked and logged (`CaseLedger.export_case`).
+    An export reads the cases: each is checked and logged (`CaseLedger.export_case`,
+    `CaseLedger.export_all`).
     """
-    lines = ledger.export_case(case_id) if case_id is not None else export_events(ledger)
+    lines = ledger.export_case(case_id) if case_id is not None else ledger.export_all()
     count = 0
     if output is None:
         stream = typer.get_binary_stream("stdout")
