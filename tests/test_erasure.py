@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import orjson
 import pytest
 from typer.testing import CliRunner
 
@@ -141,3 +142,24 @@ def test_a_corrected_observation_is_erased_too_and_the_case_still_folds(
     assert correction.fields == {"observations": ERASED}  # type: ignore[attr-defined]
     assert correction.why == ERASED  # type: ignore[attr-defined]
     assert ledger.case(case_id).child_ref == ERASED
+
+
+def test_case_show_says_when_by_whom_and_why_the_case_was_erased(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    if not ledger.store.env.get("SQLITE_DBNAME"):
+        pytest.skip("the CLI story needs only one database")
+    erased = closed_case(ledger, clock)
+    clock.advance(days=RETENTION_DAYS)
+    ledger.erase_case(erased, actor=RECTOR, reason="Oppbevaringstiden er ute.")
+    reader = {"BTI_PERSON": TILSYN.person, "BTI_ROLE": TILSYN.role,
+              "BTI_SERVICE": TILSYN.service, "BTI_UNIT": TILSYN.unit}
+    url = f"sqlite:///{ledger.store.env['SQLITE_DBNAME']}"
+    result = CliRunner().invoke(build_app(), ["--db", url, "case", "show", str(erased)], env=reader)
+    assert result.exit_code == 0, result.output
+    line = next(row for row in result.stdout.splitlines() if row.startswith("Slettet"))
+    assert line.rstrip().endswith("av Rita Rektor: Oppbevaringstiden er ute.")
+    shown = CliRunner().invoke(
+        build_app(), ["--db", url, "case", "show", str(erased), "--json"], env=reader
+    )
+    assert orjson.loads(shown.stdout)["erased"]["reason"] == "Oppbevaringstiden er ute."

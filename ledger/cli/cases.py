@@ -13,6 +13,7 @@ from ledger.cli.queries import deadlines_table
 from ledger.cli.record import EVENT_BASE_FIELDS
 from ledger.cli.session import opened, parse_time, session_of
 from ledger.events import Event, event_to_json
+from ledger.keys import Erasure
 from ledger.policies.calendar import OSLO
 from ledger.policies.deadlines import Deadline
 from ledger.policies.steps import Advice, Position, position, render, what_now
@@ -107,7 +108,11 @@ def position_json(where: Position) -> dict[str, Any]:
 
 
 def print_case(
-    summary: CaseSummary, where: Position, deadlines: list[Deadline], advice: list[Advice]
+    summary: CaseSummary,
+    where: Position,
+    deadlines: list[Deadline],
+    advice: list[Advice],
+    erased: Erasure | None = None,
 ) -> None:
     """The case now: its summary and step, its open deadlines, and what to do next."""
     console = stdout_console()
@@ -116,6 +121,11 @@ def print_case(
     table.add_column()
     for name, value in summary_rows(summary, where):
         table.add_row(name, value)
+    if erased is not None:
+        table.add_row(t("summary.erased"), t(
+            "summary.erased_value", at=local_time(erased.erased_at), by=erased.erased_by,
+            reason=erased.reason,
+        ))
     console.print(table)
     console.print()
     console.print(t("case_show.deadlines", count=len(deadlines)), style="bold")
@@ -180,16 +190,18 @@ def case_app() -> typer.Typer:
                     if d.state in ("open", "missed") and d.met_by is None
                 ]
                 advice = what_now(case, deadlines, at=asof.aware(moment))
+            erased = ledger.erasure(case_id)
         where = position(case)
         if json_output:
             print_json({
                 **summary.model_dump(mode="json"),
+                "erased": erased.__dict__ if erased is not None else None,
                 "position": position_json(where),
                 "deadlines": [d.model_dump(mode="json") for d in deadlines],
                 "what_now": [{"key": a.key, "text": render(a)} for a in advice],
             })
             return
-        print_case(summary, where, deadlines, advice)
+        print_case(summary, where, deadlines, advice, erased)
 
     @app.command("history", help=t("help.case_history"))
     def history(
