@@ -24,10 +24,9 @@ queries never issue or deliver one.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +36,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from pydantic import TypeAdapter, ValidationError
 
+from ledger import signals
 from ledger.application import CaseLedger, Clock, system_clock
 from ledger.errors import LedgerError
 from ledger.events import Actor
@@ -188,21 +188,9 @@ def open_daemon(url: str | None, config: DaemonConfig, clock: Clock = system_clo
     return daemon
 
 
-@contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """An event that SIGTERM or SIGINT sets; the previous handlers come back afterwards."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: object) -> None:
-        note("signal_received", signal=signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+def stop_on_signals() -> AbstractContextManager[threading.Event]:
+    """An event that SIGTERM or SIGINT sets, noting the signal in the daemon's log."""
+    return signals.stop_on_signals(lambda name: note("signal_received", signal=name))
 
 
 def clock_from(spec: str) -> Clock:

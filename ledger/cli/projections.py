@@ -1,10 +1,7 @@
 """`bti project` and `bti rebuild`: keep the read models following the log, or build them anew."""
 
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from typing import Annotated
 
 import typer
@@ -23,6 +20,7 @@ from rich.text import Text
 from ledger.cli.output import CommandRefused, print_json, stderr_console, stdout_console, t
 from ledger.cli.session import opened, session_of
 from ledger.projections.runner import REBUILD_SUFFIX, ProjectionRunner
+from ledger.signals import stop_on_signals
 
 
 class EventRate(ProgressColumn):
@@ -36,22 +34,6 @@ class EventRate(ProgressColumn):
 
 class _Stopped(Exception):
     """A signal asked the follower to stop; raised after a batch was committed."""
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGTERM or SIGINT (Ctrl-C); the previous handlers come back afterwards."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: object) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def follow(runner: ProjectionRunner, interval: float) -> int:
