@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import stat
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -143,6 +144,13 @@ def key_id(public: Ed25519PublicKey) -> str:
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """The signing key from its file; refused if others than its owner can read the file."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        raise AuditError("not_a_private_key", path=path) from None
+    if mode & 0o077:
+        raise AuditError("key_readable_by_others", path=path, mode=oct(stat.S_IMODE(mode)))
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError):

@@ -108,6 +108,11 @@ def test_keys_and_a_checkpoint_that_tilsyn_checks_before_and_after_tampering(
     assert again.exit_code == 1 and "finnes allerede" in again.output
 
     checkpoint = tmp_path / "kontrollpunkt.json"
+    private.chmod(0o644)  # a signing key others can read is not used
+    refused = bti(url, "checkpoint", "create", "--key", str(private), "--output", str(checkpoint))
+    assert refused.exit_code == 1 and "chmod 600" in refused.output
+    assert not checkpoint.exists()
+    private.chmod(0o600)
     created = bti(url, "checkpoint", "create", "--key", str(private), "--output", str(checkpoint))
     assert created.exit_code == 0, created.output
     assert stat.S_IMODE(os.stat(checkpoint).st_mode) == 0o600
