@@ -83,6 +83,9 @@ class Sizes:
     naive_runner_seconds: float = 15.0
     floor_record_samples: int = 300
     cli_timeout: float = 3600.0
+    postgres_import_lines: int = 10_000
+    """On PostgreSQL the file is imported this many lines at a time: one `events.put` of
+    20,000 events or more hangs in psycopg's pipeline (`ledger/chain.py`, see RESULTS.md)."""
     daemon_timeout: float = 1200.0
 
     @classmethod
@@ -111,46 +114,76 @@ class Child:
         return dict(json.loads(self.stdout.decode().strip().splitlines()[-1]))
 
 
-def spawn(cmd: Sequence[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], Any, Any]:
+LAUNCHER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[2:])\n"
+    "with open(sys.argv[1], 'w') as out:\n"
+    "    out.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(code)\n"
+)
+"""Runs one operation as its only child and writes that child's peak RSS (kB) to a file.
+
+A child's `ru_maxrss` counts the memory of the process it was forked from (Linux keeps the
+high-water mark across exec), so the operation is started from this small launcher (a bare
+`python -S`, ~10 MB) rather than from the benchmark process, which may hold hundreds of MB
+after generating a municipality. With one child, `RUSAGE_CHILDREN` is that child's own peak.
+"""
+
+
+@dataclass
+class Running:
+    """A launched operation: the launcher process and where its output and RSS go."""
+
+    proc: subprocess.Popen[bytes]
+    out: Any
+    err: Any
+    rss_file: Path
+    began: float
+
+
+def spawn(cmd: Sequence[str], env: dict[str, str] | None = None) -> Running:
     # Closed by `reap`, which reads them once the child is gone.
     out = tempfile.TemporaryFile()  # noqa: SIM115
     err = tempfile.TemporaryFile()  # noqa: SIM115
-    proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                            cwd=REPOSITORY, env={**os.environ, **(env or {})})
-    return proc, out, err
+    fd, rss_name = tempfile.mkstemp(prefix="bti-bench-rss-")
+    os.close(fd)
+    launcher = [sys.executable, "-S", "-c", LAUNCHER, rss_name, *cmd]
+    began = time.perf_counter()
+    proc = subprocess.Popen(launcher, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                            cwd=REPOSITORY, env={**os.environ, **(env or {})},
+                            start_new_session=True)
+    return Running(proc, out, err, Path(rss_name), began)
 
 
-def reap(proc: subprocess.Popen[bytes], out: Any, err: Any, began: float,
-         timeout: float | None) -> Child:
-    """Wait for the child and read its own rusage (ru_maxrss, kB on Linux)."""
-    deadline = None if timeout is None else began + timeout
+def reap(running: Running, timeout: float | None) -> Child:
+    """Wait for the operation (killing its process group, ours, if it overruns)."""
+    proc = running.proc
     killed = False
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid == proc.pid:
-            break
-        if deadline is not None and time.perf_counter() > deadline:
-            proc.send_signal(signal.SIGKILL)  # our own child, past its time
-            _pid, status, usage = os.wait4(proc.pid, 0)
-            killed = True
-            break
-        time.sleep(0.005)
-    wall = time.perf_counter() - began
-    proc.returncode = -9 if killed else os.waitstatus_to_exitcode(status)
-    out.seek(0)
-    err.seek(0)
-    stdout, stderr = out.read(), err.read().decode(errors="replace")
-    out.close()
-    err.close()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the launcher's own group: it and its child
+        proc.wait()
+        killed = True
+    wall = time.perf_counter() - running.began
+    running.out.seek(0)
+    running.err.seek(0)
+    stdout, stderr = running.out.read(), running.err.read().decode(errors="replace")
+    running.out.close()
+    running.err.close()
+    try:
+        maxrss_kb = float(running.rss_file.read_text() or "nan")
+    except (OSError, ValueError):
+        maxrss_kb = math.nan
+    running.rss_file.unlink(missing_ok=True)
     if killed:
         stderr += f"\nkilled after {timeout:.0f} s"
-    return Child(proc.returncode, stdout, stderr[-8000:], wall, usage.ru_maxrss / 1024)
+    return Child(-9 if killed else proc.returncode, stdout, stderr[-8000:], wall,
+                 maxrss_kb / 1024)
 
 
 def run(cmd: Sequence[str], timeout: float | None = None, env: dict[str, str] | None = None) -> Child:
-    began = time.perf_counter()
-    proc, out, err = spawn(cmd, env)
-    return reap(proc, out, err, began, timeout)
+    return reap(spawn(cmd, env), timeout)
 
 
 def worker(op: str, params: dict[str, Any], profile: Path | None = None,
@@ -301,7 +334,8 @@ def throughput_row(m: dict[str, Any], name: str, floor_name: str | None,
     base = m.get(floor_name, {}).get("rate") if floor_name else None
     ratio = value / base if base else None
     ok = None if target is None or ratio is None else ratio >= target
-    row = Row(name, WHAT[name], fmt_rate(value), fmt_rate(base), fmt_ratio(ratio), wanted,
+    note = f" ({got['note']})" if got.get("note") else ""
+    row = Row(name, WHAT[name] + note, fmt_rate(value), fmt_rate(base), fmt_ratio(ratio), wanted,
               verdict(ok))
     naive_rate = m.get("naive.runner", {}).get("rate")
     if name == "rebuild":
@@ -537,66 +571,103 @@ class DatabaseRun:
         if self.profile is not None:
             profile = self.profile / self.kind
             profile.mkdir(parents=True, exist_ok=True)
-        return worker(op, params, profile, timeout)
+        return worker(op, params, profile, timeout or self.sizes.cli_timeout)
 
     def run(self) -> dict[str, Any]:
-        m, data, sizes = self.m, self.data, self.sizes
+        """Every wanted phase in turn; a phase that fails is reported and the run goes on."""
+        m, data = self.m, self.data
         jsonl = str(data.jsonl)
         if self.floor_wanted("floor.insert"):
-            m["floor.insert"] = self.rate_of(self.child("floor-insert", {"url": self.floor_url, "jsonl": jsonl}))
+            self.guarded(["floor.insert"], lambda: m.update({"floor.insert": self.rate_of(
+                self.child("floor-insert", {"url": self.floor_url, "jsonl": jsonl}))}))
         needs_import = bool(self.phases - {"naive"}) or self.floor_wanted("floor.scan")
-        if needs_import:
-            child = self.child("import", {"url": self.url, "jsonl": jsonl, "now": self.now_text})
-            m["import"] = self.rate_of(child)
-            m["rss.import"] = {"mb": child.maxrss_mb}
+        if needs_import and not self.guarded(["import", "rss.import"], self.import_phase):
+            return m  # nothing else means anything without the ledger
         if self.floor_wanted("floor.scan"):
-            m["floor.scan"] = self.rate_of(self.child(
-                "floor-scan", {"url": self.url, "table": self.events_table}))
+            self.guarded(["floor.scan"], lambda: m.update({"floor.scan": self.rate_of(self.child(
+                "floor-scan", {"url": self.url, "table": self.events_table}))}))
         if self.wanted("replay"):
-            child = self.child("replay", {"url": self.url, "now": self.now_text})
-            m["replay"] = self.rate_of(child)
-            m["rss.replay"] = {"mb": child.maxrss_mb}
+            self.guarded(["replay", "rss.replay"], lambda: self.operation("replay"))
         if self.wanted("naive"):
-            self.naive()
-        if self.wanted("rebuild") or self.phases & NEEDS_PROJECTIONS:
-            child = self.child("rebuild", {"url": self.url, "now": self.now_text})
-            m["rebuild"] = self.rate_of(child)
-            m["rss.rebuild"] = {"mb": child.maxrss_mb}
-        queries = deadline_queries(data, sizes.latency_samples)
+            self.guarded(["naive.load", "naive.replay", "naive.get", "naive.record",
+                          "naive.runner"], self.naive)
+        needs_rebuild = self.wanted("rebuild") or bool(self.phases & NEEDS_PROJECTIONS)
+        if needs_rebuild and not self.guarded(["rebuild", "rss.rebuild"],
+                                              lambda: self.operation("rebuild")):
+            return m  # the queries below need the projections
+        queries = deadline_queries(data, self.sizes.latency_samples)
+        self.guarded(["floor.record", "floor.case_show", "floor.deadlines"],
+                     lambda: self.latency_floors(queries))
+        if self.wanted("record"):
+            self.guarded(["record"], lambda: m.update({"record": self.record(data.interactive, 1)}))
+            if self.kind == "postgres":
+                self.guarded(["record.4"], lambda: m.update(
+                    {"record.4": self.record(data.interactive_4, 4)}))
+                self.guarded(["record.4f"], lambda: m.update(
+                    {"record.4f": self.record(data.interactive_4f, 4, inline=False)}))
+        if self.wanted("case_show", "deadlines"):
+            self.guarded(["case_show", "deadlines", "deadlines.wide"],
+                         lambda: self.queries(queries))
+        if self.wanted("verify", "stats", "daemon"):
+            self.guarded([], self.cli_phases)
+        return m
+
+    def guarded(self, names: list[str], action: Callable[[], Any]) -> bool:
+        """Run one phase; if it fails, its measures say so (first line of why) and False."""
+        try:
+            action()
+        except Exception as error:  # a failing phase is a result, not the end of the run
+            reason = last_line(str(error)) or type(error).__name__
+            self.say(f"  [{self.kind}] FAILED {', '.join(names) or 'phase'}: {reason}")
+            for name in names:
+                self.m[name] = {"failed": reason[:300]}
+            return False
+        return True
+
+    def import_phase(self) -> None:
+        chunk = self.sizes.postgres_import_lines if self.kind == "postgres" else None
+        child = self.child("import", {"url": self.url, "jsonl": str(self.data.jsonl),
+                                      "now": self.now_text, "chunk": chunk})
+        self.m["import"] = self.rate_of(child)
+        if chunk:
+            self.m["import"]["note"] = (f"here {self.m['import']['imports']} imports of ≤ {chunk} lines, "
+                                        "one transaction each: a single import of ≥ 20,000 hangs")
+        self.m["rss.import"] = {"mb": child.maxrss_mb}
+
+    def operation(self, op: str) -> None:
+        child = self.child(op, {"url": self.url, "now": self.now_text})
+        self.m[op] = self.rate_of(child)
+        self.m[f"rss.{op}"] = {"mb": child.maxrss_mb}
+
+    def latency_floors(self, queries: list[dict[str, Any]]) -> None:
         floors = [n for n in ("floor.record", "floor.case_show", "floor.deadlines")
                   if self.floor_wanted(n)]
-        if floors:
-            from ledger.projections.case_summary import utc_text
+        if not floors:
+            return
+        from ledger.projections.case_summary import utc_text
 
-            now = now_of(data.scenario)
-            soon = [utc_text(now + timedelta(days=q["due_within_days"])) if "due_within_days" in q else ""
-                    for q in queries]
-            got = self.child("floor-latency", {
-                "url": self.url, "floor_url": self.floor_url,
-                "samples": sizes.floor_record_samples, "case_ids": data.sample.case_ids,
-                "queries": queries, "now_text": utc_text(now), "soon_texts": soon}).result()
-            for name in floors:
-                m[name] = latency(got[name.split(".", 1)[1]]["ms"])
-        if self.wanted("record"):
-            m["record"] = self.record(data.interactive, 1)
-            if self.kind == "postgres":
-                m["record.4"] = self.record(data.interactive_4, 4)
-                m["record.4f"] = self.record(data.interactive_4f, 4, inline=False)
-        if self.wanted("case_show", "deadlines"):
-            got = self.child("queries", {
-                "url": self.url, "queries": queries, "now": self.now_text, "tilsyn": TILSYN,
-                "case_ids": data.sample.case_ids, "readers": data.sample.staff}).result()
-            if self.wanted("case_show"):
-                m["case_show"] = latency(got["case_show"]["ms"])
-            if self.wanted("deadlines"):
-                found = got["deadlines"]
-                m["deadlines"] = {**latency(found["ms"]),
-                                  "note": f"mean {statistics.fmean(found['rows']):.0f} rows"}
-                m["deadlines.wide"] = {**latency(found["wide_ms"]),
-                                       "note": f"{found['wide_rows'][0]} rows"}
-        if self.wanted("verify", "stats", "daemon"):
-            self.cli_phases()
-        return m
+        now = now_of(self.data.scenario)
+        soon = [utc_text(now + timedelta(days=q["due_within_days"])) if "due_within_days" in q
+                else "" for q in queries]
+        got = self.child("floor-latency", {
+            "url": self.url, "floor_url": self.floor_url,
+            "samples": self.sizes.floor_record_samples, "case_ids": self.data.sample.case_ids,
+            "queries": queries, "now_text": utc_text(now), "soon_texts": soon}).result()
+        for name in floors:
+            self.m[name] = latency(got[name.split(".", 1)[1]]["ms"])
+
+    def queries(self, queries: list[dict[str, Any]]) -> None:
+        got = self.child("queries", {
+            "url": self.url, "queries": queries, "now": self.now_text, "tilsyn": TILSYN,
+            "case_ids": self.data.sample.case_ids, "readers": self.data.sample.staff}).result()
+        if self.wanted("case_show"):
+            self.m["case_show"] = latency(got["case_show"]["ms"])
+        if self.wanted("deadlines"):
+            found = got["deadlines"]
+            self.m["deadlines"] = {**latency(found["ms"]),
+                                   "note": f"mean {statistics.fmean(found['rows']):.0f} rows"}
+            self.m["deadlines.wide"] = {**latency(found["wide_ms"]),
+                                        "note": f"{found['wide_rows'][0]} rows"}
 
     def rate_of(self, child: Child) -> dict[str, Any]:
         result = child.result()
@@ -626,8 +697,8 @@ class DatabaseRun:
         follower = None
         if not inline:
             follow = {"url": self.url, "now": self.now_text, "stop": str(barrier / "stop")}
-            follower = (spawn([sys.executable, "-m", "benchmarks.worker", "follow",
-                               json.dumps(follow)]), time.perf_counter())
+            follower = spawn([sys.executable, "-m", "benchmarks.worker", "follow",
+                              json.dumps(follow)])
         children = []
         for writer in range(writers):
             params = {"url": self.url, "commands": str(commands), "now": self.now_text,
@@ -637,20 +708,18 @@ class DatabaseRun:
             if self.profile is not None and writer == 0:
                 (self.profile / self.kind).mkdir(parents=True, exist_ok=True)
                 env = {"BENCH_PROFILE": str(self.profile / self.kind / f"record-{label}")}
-            children.append((spawn([sys.executable, "-m", "benchmarks.worker", "record",
-                                    json.dumps(params)], env), time.perf_counter()))
+            children.append(spawn([sys.executable, "-m", "benchmarks.worker", "record",
+                                   json.dumps(params)], env))
         while len(list(barrier.glob("ready-*"))) < writers:
-            if any(proc.poll() is not None for (proc, _o, _e), _t in children):
+            if any(child.proc.poll() is not None for child in children):
                 break
             time.sleep(0.005)
         (barrier / "go").touch()
-        results = [reap(proc, out, err, began, self.sizes.cli_timeout).result()
-                   for (proc, out, err), began in children]
+        results = [reap(child, self.sizes.cli_timeout).result() for child in children]
         lag = ""
         if follower is not None:
             (barrier / "stop").touch()
-            (proc, out, err), began = follower
-            followed = reap(proc, out, err, began, self.sizes.cli_timeout).result()
+            followed = reap(follower, self.sizes.cli_timeout).result()
             lag = f", follower at the head {followed['lag_seconds']:.2f} s after the last command"
         shutil.rmtree(barrier, ignore_errors=True)
         times = [t for r in results for t in r["ms"]]
