@@ -333,7 +333,7 @@ def throughput_row(m: dict[str, Any], name: str, floor_name: str | None,
     value = got["rate"]
     base = m.get(floor_name, {}).get("rate") if floor_name else None
     ratio = value / base if base else None
-    ok = None if target is None or ratio is None else ratio >= target
+    ok = None if target is None or ratio is None or got.get("unjudged") else ratio >= target
     note = f" ({got['note']})" if got.get("note") else ""
     row = Row(name, WHAT[name] + note, fmt_rate(value), fmt_rate(base), fmt_ratio(ratio), wanted,
               verdict(ok))
@@ -772,6 +772,11 @@ class DatabaseRun:
             seconds = max(1e-3, child.wall - startup)
             m[name] = {"events": events, "seconds": seconds, "rate": events / seconds,
                        "wall": child.wall, "startup": startup}
+            if child.wall < 3 * startup:
+                # Mostly start-up: the difference of two noisy walls says nothing.
+                m[name]["note"] = (f"wall {child.wall:.2f} s, start-up {startup:.2f} s: "
+                                   "too short to judge")
+                m[name]["unjudged"] = True
             m[f"rss.{name}"] = {"mb": child.maxrss_mb}
         if self.wanted("daemon"):
             if not commands["daemon"]:
