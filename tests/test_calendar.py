@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ledger.policies.calendar import (
     OSLO,
+    _public_holidays,
     add_local_days,
     add_working_days,
     age_on,
@@ -180,6 +181,13 @@ def test_working_days_follow_the_holidays_library_for_the_whole_year(year: int) 
     while day.year == year:
         assert is_working_day(day) == (day.weekday() < 5 and day not in library), day
         day += timedelta(days=1)
+
+
+def test_norways_calendar_loaded_on_its_own_gives_the_librarys_holidays() -> None:
+    # Loaded alone for speed (not the package of every country); the days must not change.
+    for year in range(2000, 2051):
+        library = holidays.country_holidays("NO", years=year, include_sundays=False)
+        assert _public_holidays(year) == frozenset(d for d in library if d.year == year), year
 
 
 def test_five_working_days_from_the_wednesday_before_easter_end_on_the_monday_after_the_next() -> (

@@ -17,6 +17,7 @@ from uuid import uuid4
 
 import pytest
 
+from ledger.case import Case
 from ledger.events import (
     Actor,
     CaseClosed,
@@ -53,6 +54,7 @@ from ledger.policies.deadlines import (
     RULES,
     Deadline,
     Rule,
+    case_deadlines,
     deadlines,
     due_after,
     reminder_due,
@@ -1322,6 +1324,15 @@ def test_a_correction_adding_the_skolemiljo_track_starts_the_s12_innkalling() ->
     story.correct(oslo("2026-03-02 12:00"), story.undring, tracks=["skolemiljo"])
 
     assert story.only("s12_innkalling", LATER).basis_event_id == story.undring.event_id
+
+
+def test_a_folded_case_gives_the_same_deadlines_as_its_events_corrections_and_all() -> None:
+    story = Story(tracks=("skolemiljo",))
+    story.correct(oslo("2026-03-02 12:00"), story.undring, noticed_at="2026-02-27T09:00:00+01:00")
+    case = Case.replay(story.case_id, story.events)
+
+    assert case_deadlines(case, DEFAULT, LATER) == deadlines(story.events, DEFAULT, LATER)
+    assert case_deadlines(Case(id=story.case_id), DEFAULT, LATER) == []
 
 
 def test_each_deadline_carries_the_unit_and_the_stafettholder_at_now() -> None:

@@ -13,11 +13,13 @@ Three ways of counting forward, each in Oslo local time:
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 from zoneinfo import ZoneInfo
-
-import holidays
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -71,8 +73,40 @@ def _public_holidays(year: int) -> frozenset[date]:
     # Some versions of `holidays` count every Sunday as a Norwegian holiday ("which they are
     # in Norway"); ask without them, so only the real helligdager and høytidsdager remain.
     # A Sunday is never a working day anyway, so the answer does not depend on this.
-    calendar = holidays.country_holidays("NO", years=year, include_sundays=False)
+    calendar = _norway()(years=year, include_sundays=False)
     return frozenset(day for day in calendar if day.year == year)
+
+
+@cache
+def _norway() -> Any:
+    """The `holidays` library's calendar class for Norway, imported on first use.
+
+    `holidays.country_holidays("NO")` imports the package of every country (about 280
+    modules, 0.16 s), a pause felt by the first command of each process that counts working
+    days; loading only Norway's module takes 0.01 s. Should the library move that module,
+    the usual way still works.
+    """
+    import holidays  # noqa: PLC0415 (here, not at import: most commands never count working days)
+
+    module = _load_alone("holidays.countries.norway", "countries/norway.py", holidays)
+    norway = getattr(module, "Norway", None) if module is not None else None
+    if norway is None:
+        return lambda **options: holidays.country_holidays("NO", **options)
+    return norway
+
+
+def _load_alone(name: str, relative: str, package: ModuleType) -> ModuleType | None:
+    """A module of `package` loaded without its parent package's __init__ (None if absent)."""
+    path = Path(str(package.__file__)).parent / relative
+    spec = importlib.util.spec_from_file_location(f"_bti_{name}", path) if path.exists() else None
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError:
+        return None
+    return module
 
 
 def is_public_holiday(day: date) -> bool:
@@ -89,6 +123,7 @@ def is_working_day(day: date) -> bool:
     return day.weekday() < _SATURDAY and not is_public_holiday(day)
 
 
+@lru_cache(maxsize=4096)
 def add_working_days(day: date, count: int) -> date:
     """The `count`-th working day after `day` (`day` itself is not counted); 0 gives `day`."""
     if count < 0:

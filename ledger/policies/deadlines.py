@@ -75,6 +75,7 @@ rulebook change (DOMAIN.md, "Changing rulebook never rewrites history").
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -233,8 +234,11 @@ def reminder_due(deadline: Deadline, stage: ReminderStage, rulebook: Rulebook) -
 # ---- the case's history, as the rules read it --------------------------------------------
 
 
+Kinds = tuple[type[CaseEvent], ...]
+"""The event types a rule looks for."""
+
 Fits = Callable[[CaseEvent], bool]
-"""Whether an event is of the kind that meets or cancels a deadline."""
+"""Whether an event of those types is the one that meets or cancels a deadline."""
 
 
 @dataclass(frozen=True)
@@ -268,37 +272,75 @@ class _Suspicion:
 
 
 class _History:
-    """A case's events, corrected, in recorded order and on the timeline of `occurred_at`."""
+    """A case's events, corrected, in recorded order and on the timeline of `occurred_at`.
+
+    Indexed once: each event's instant, and where each kind of event stands on the
+    timeline, so a rule's "first such event since" is a bisection, not a scan.
+    """
 
     def __init__(self, events: list[CaseEvent], registration: UndringRegistered) -> None:
         self.events = events
         # Stable sort: events that occurred at the same instant keep their recorded order.
-        self.timeline = sorted(events, key=lambda e: _instant(e.occurred_at))
+        placed = sorted(((_instant(e.occurred_at), e) for e in events), key=lambda p: p[0])
+        self.timeline = [event for _, event in placed]
+        self.instants = [instant for instant, _ in placed]
         self.registration = registration
         self.noticed_at = registration.noticed_at
+        self._by_type: dict[type[CaseEvent], list[int]] = {}
+        for index, event in enumerate(self.timeline):
+            self._by_type.setdefault(type(event), []).append(index)
+        self._by_kinds: dict[Kinds, list[int]] = {}
+        self._suspicions: list[_Suspicion] | None = None
 
-    def first(self, fits: Fits, since: datetime) -> CaseEvent | None:
-        """The first event on the timeline at or after `since` that fits."""
-        start = _instant(since)
-        return next(
-            (e for e in self.timeline if _instant(e.occurred_at) >= start and fits(e)), None
-        )
+    def since(self, moment: datetime) -> int:
+        """The index of the first event on the timeline at or after `moment`."""
+        return bisect_left(self.instants, _instant(moment))
+
+    def _of(self, kinds: Kinds) -> list[int]:
+        # Subclasses count too, as isinstance would have it.
+        found = self._by_kinds.get(kinds)
+        if found is None:
+            found = sorted(
+                index
+                for kind, indices in self._by_type.items()
+                if issubclass(kind, kinds)
+                for index in indices
+            )
+            self._by_kinds[kinds] = found
+        return found
+
+    def first(
+        self, kinds: Kinds, since: datetime, where: Fits | None = None
+    ) -> CaseEvent | None:
+        """The first event on the timeline at or after `since` of one of `kinds` (and `where`)."""
+        indices = self._of(kinds)
+        for index in indices[bisect_left(indices, self.since(since)):]:
+            event = self.timeline[index]
+            if where is None or where(event):
+                return event
+        return None
 
     def closing(self, since: datetime) -> _Cancel | None:
         """The first closing of the case at or after `since`."""
-        closed = self.first(_any_of(CaseClosed), since)
+        closed = self.first((CaseClosed,), since)
         return (
             None if closed is None else _Cancel(closed.event_id, closed.occurred_at, "case_closed")
         )
 
     def suspicions(self) -> list[_Suspicion]:
         """Each stretch of time during which violence, abuse or neglect was suspected."""
+        if self._suspicions is None:
+            self._suspicions = self._find_suspicions()
+        return self._suspicions
+
+    def _find_suspicions(self) -> list[_Suspicion]:
         found: list[_Suspicion] = []
         since = self.noticed_at
         current: tuple[CaseEvent, datetime] | None = None
         if self.registration.violence_suspected:
             current = (self.registration, self.noticed_at)
-        for event in self.timeline:
+        for index in self._of((TrackFlagged, FlagCleared)):
+            event = self.timeline[index]
             if not isinstance(event, TrackFlagged | FlagCleared):
                 continue
             if event.flag != "violence_suspected":
@@ -327,7 +369,8 @@ class _History:
         """Each time `track` was set: at registration (from noticed_at) or by TrackFlagged."""
         if track in self.registration.tracks:
             yield self.registration, self.noticed_at
-        for event in self.timeline:
+        for index in self._of((TrackFlagged,)):
+            event = self.timeline[index]
             if isinstance(event, TrackFlagged) and event.flag == track:
                 yield event, event.occurred_at
 
@@ -339,10 +382,6 @@ def _instant(moment: datetime) -> datetime:
 def _earliest(*cancels: _Cancel | None) -> _Cancel | None:
     present = [c for c in cancels if c is not None]
     return min(present, key=lambda c: _instant(c.at)) if present else None
-
-
-def _any_of(*kinds: type[CaseEvent]) -> Fits:
-    return lambda event: isinstance(event, kinds)
 
 
 def _evaluates(tiltak_id: UUID) -> Fits:
@@ -380,7 +419,7 @@ def _share_with_leader(history: _History, rulebook: Rulebook) -> Iterator[_Clock
         basis,
         at,
         due_after(at, rulebook.durations.share_with_leader),
-        history.first(_any_of(SharedWithLeader), at),
+        history.first((SharedWithLeader,), at),
         history.closing(at),
     )
 
@@ -393,7 +432,7 @@ def _s12_innkalling(history: _History, rulebook: Rulebook) -> Iterator[_Clock]:
             basis,
             at,
             due_after(at, rulebook.durations.s12_innkalling),
-            history.first(_with_guardians, at),
+            history.first((SamtaleInvited, SamtaleHeld), at, _with_guardians),
             _earliest(
                 history.suspicion_from(at),
                 history.closing(at),
@@ -410,7 +449,7 @@ def _samtale_with_guardians(history: _History, rulebook: Rulebook) -> Iterator[_
         basis,
         at,
         due_after(at, rulebook.durations.samtale_with_guardians),
-        history.first(_held_with_guardians, at),
+        history.first((SamtaleHeld,), at, _held_with_guardians),
         _earliest(history.suspicion_from(at), history.closing(at)),
     )
 
@@ -423,7 +462,7 @@ def _s42_barnehagemiljo(history: _History, rulebook: Rulebook) -> Iterator[_Cloc
             basis,
             at,
             due_after(at, rulebook.durations.s42_barnehagemiljo),
-            history.first(_any_of(InvestigationRecorded, SamtaleHeld), at),
+            history.first((InvestigationRecorded, SamtaleHeld), at),
             _earliest(
                 history.closing(at),
                 _track_cleared(history, "barnehagemiljo", at),
@@ -432,7 +471,7 @@ def _s42_barnehagemiljo(history: _History, rulebook: Rulebook) -> Iterator[_Cloc
 
 
 def _track_cleared(history: _History, track: str, since: datetime) -> _Cancel | None:
-    cleared = history.first(_clears(track), since)
+    cleared = history.first((FlagCleared,), since, _clears(track))
     return (
         None if cleared is None else _Cancel(cleared.event_id, cleared.occurred_at, "track_cleared")
     )
@@ -441,14 +480,15 @@ def _track_cleared(history: _History, track: str, since: datetime) -> _Cancel | 
 def _decision_level0(history: _History, rulebook: Rulebook) -> Iterator[_Clock]:
     # 001 N0 step 4: "Innen to uker ta beslutningen"; CaseReopened starts the clock again.
     starts: list[tuple[CaseEvent, datetime]] = [(history.registration, history.noticed_at)]
-    starts += [(e, e.occurred_at) for e in history.timeline if isinstance(e, CaseReopened)]
+    reopened = (history.timeline[i] for i in history._of((CaseReopened,)))
+    starts += [(e, e.occurred_at) for e in reopened]
     for basis, at in starts:
         yield _Clock(
             "decision_level0",
             basis,
             at,
             due_after(at, rulebook.durations.decision_level0),
-            history.first(_any_of(DecisionRecorded), at),
+            history.first((DecisionRecorded,), at),
             history.closing(at),
         )
 
@@ -461,24 +501,25 @@ def _report_to_barnevern(history: _History, rulebook: Rulebook) -> Iterator[_Clo
             suspicion.set_by,
             suspicion.set_at,
             due_after(suspicion.set_at, rulebook.durations.report_to_barnevern),
-            history.first(_any_of(ReportedToBarnevern), suspicion.since),
+            history.first((ReportedToBarnevern,), suspicion.since),
             None,
         )
 
 
 def _tiltak_evaluation(history: _History, rulebook: Rulebook) -> Iterator[_Clock]:
     # 000, 001: each tiltak is evaluated by its own evaluate_by date.
-    for basis in history.timeline:
+    for index in history._of((TiltakPlanned,)):
+        basis = history.timeline[index]
         if not isinstance(basis, TiltakPlanned) or basis.evaluate_by is None:
             continue
         tiltak_id, at = basis.tiltak_id, basis.occurred_at
-        cancelled = history.first(_cancels_tiltak(tiltak_id), at)
+        cancelled = history.first((TiltakCancelled,), at, _cancels_tiltak(tiltak_id))
         yield _Clock(
             "tiltak_evaluation",
             basis,
             at,
             end_of_day(basis.evaluate_by),
-            history.first(_evaluates(tiltak_id), at),
+            history.first((EvaluationRecorded,), at, _evaluates(tiltak_id)),
             _earliest(
                 None
                 if cancelled is None
@@ -505,22 +546,23 @@ def _child_talk_after_level3_meeting(history: _History, rulebook: Rulebook) -> I
                 basis,
                 at,
                 due_after(at, rulebook.durations.child_talk_after_level3_meeting),
-                history.first(_any_of(ChildConversationHeld), at),
+                history.first((ChildConversationHeld,), at),
                 history.closing(at),
             )
 
 
 def _consent_expiry(history: _History, rulebook: Rulebook) -> Iterator[_Clock]:
     # Practice (Stafettloggen), no seed: renew before valid_until, or the services lose access.
-    for basis in history.timeline:
+    for index in history._of((ConsentGiven,)):
+        basis = history.timeline[index]
         if not isinstance(basis, ConsentGiven) or basis.valid_until is None:
             continue
         at = basis.occurred_at
         remaining, renewed = set(basis.services), set[str]()
         met_by: CaseEvent | None = None
         withdrawn: _Cancel | None = None
-        for event in history.timeline:
-            if _instant(event.occurred_at) < _instant(at) or event is basis:
+        for event in history.timeline[history.since(at):]:
+            if event is basis:
                 continue
             if isinstance(event, ConsentWithdrawn) and event.consent_id == basis.consent_id:
                 remaining -= set(event.services or basis.services)
@@ -629,19 +671,35 @@ def deadlines(
     those recorded by then, with that date as `now`). `now` only decides whether a duty not
     yet done is open or missed; it never changes an id.
     """
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
+    _check_now(now)
     if not case_events:
         return []
     case_id = case_events[0].case_id
     if any(event.case_id != case_id for event in case_events):
         raise ValueError("the events belong to more than one case")
-    events = corrected_events(list(case_events))
+    return _deadlines(Case.replay(case_id, case_events), rulebook, now)
+
+
+def case_deadlines(case: Case, rulebook: Rulebook, now: datetime) -> list[Deadline]:
+    """`deadlines(case.events, rulebook, now)` for a case already folded from its events.
+
+    The projections hold the folded case; folding it again here would only repeat work.
+    """
+    _check_now(now)
+    return _deadlines(case, rulebook, now) if case.events else []
+
+
+def _check_now(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+
+
+def _deadlines(case: Case, rulebook: Rulebook, now: datetime) -> list[Deadline]:
+    case_id = case.id
+    events = corrected_events(case.events) if case.corrections else list(case.events)
     registration = next((e for e in events if isinstance(e, UndringRegistered)), None)
     if registration is None:
         return []
-
-    case = Case.replay(case_id, case_events)
     history = _History(events, registration)
     closed_by = (
         next(e for e in reversed(events) if isinstance(e, CaseClosed))
@@ -651,25 +709,25 @@ def deadlines(
     clocks = [clock for build in _BUILDERS for clock in build(history, rulebook)]
     clocks.append(_stalled_case(history, rulebook, closed_by))
 
-    found: list[Deadline] = []
+    found: list[tuple[datetime, Deadline]] = []
     for clock in clocks:
         state, met, cancel = _judge(clock, now)
-        found.append(
-            Deadline(
-                deadline_id=deadline_id(case_id, clock.rule, clock.basis.event_id),
-                case_id=case_id,
-                rule=clock.rule,
-                basis_event_id=clock.basis.event_id,
-                basis_at=clock.basis_at.astimezone(OSLO),
-                due_at=clock.due_at.astimezone(OSLO),
-                state=state,
-                met_by=None if met is None else met.event_id,
-                met_at=None if met is None else met.occurred_at.astimezone(OSLO),
-                cancelled_by=None if cancel is None else cancel.event_id,
-                cancelled_at=None if cancel is None else cancel.at.astimezone(OSLO),
-                cancelled_reason=None if cancel is None else cancel.reason,
-                unit=case.unit,
-                holder=case.holder,
-            )
-        )
-    return sorted(found, key=lambda d: (_instant(d.due_at), d.rule, d.deadline_id))
+        due_at = clock.due_at.astimezone(OSLO)
+        found.append((_instant(due_at), Deadline(
+            deadline_id=deadline_id(case_id, clock.rule, clock.basis.event_id),
+            case_id=case_id,
+            rule=clock.rule,
+            basis_event_id=clock.basis.event_id,
+            basis_at=clock.basis_at.astimezone(OSLO),
+            due_at=due_at,
+            state=state,
+            met_by=None if met is None else met.event_id,
+            met_at=None if met is None else met.occurred_at.astimezone(OSLO),
+            cancelled_by=None if cancel is None else cancel.event_id,
+            cancelled_at=None if cancel is None else cancel.at.astimezone(OSLO),
+            cancelled_reason=None if cancel is None else cancel.reason,
+            unit=case.unit,
+            holder=case.holder,
+        )))
+    found.sort(key=lambda pair: (pair[0], pair[1].rule, pair[1].deadline_id))
+    return [deadline for _, deadline in found]
