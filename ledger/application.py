@@ -606,8 +606,7 @@ class CaseLedger:
             rows = self.store.recorder.select_notifications(start=start, limit=batch)
             if not rows:
                 return
-            for row in rows:
-                yield self.store.decode(row.topic, row.state)
+            yield from self.store.decode_rows(rows)
             start = rows[-1].id + 1
 
     def list_cases(self, unit: str | None = None, status: str | None = None) -> list[CaseSummary]:

@@ -35,11 +35,23 @@ from ledger.policies.identity import IdentityNumberInvalid, lookup_key, parse_id
 
 SEALED_MARK = b'{"enc":'
 PROJECTION_PREFIX = "enc1:"
+_AAD_PREFIX = b"bti field v1\x00"
 
 
 def _aad(case_id: UUID, event_id: UUID | None, name: str) -> bytes:
     event = event_id.bytes if event_id is not None else bytes(16)
-    return b"bti field v1\x00" + case_id.bytes + event + name.encode("utf-8")
+    return _AAD_PREFIX + case_id.bytes + event + name.encode("utf-8")
+
+
+def _place(case_id: Any, event_id: Any) -> bytes:
+    """`_aad` without the field name, from the stored ids (canonical text, read fast)."""
+    try:
+        ids = bytes.fromhex(str(case_id).replace("-", "") + str(event_id).replace("-", ""))
+    except ValueError:
+        ids = b""
+    if len(ids) != 32:  # not two ids in their canonical text: let UUID read (or refuse) them
+        ids = UUID(str(case_id)).bytes + UUID(str(event_id)).bytes
+    return _AAD_PREFIX + ids
 
 
 def _seal(key: AESGCM, aad: bytes, value: Any, nonce_secret: bytes | None = None) -> str:
@@ -57,7 +69,7 @@ def _open(key: AESGCM | None, aad: bytes, token: str) -> Any:
     if key is None:
         return ERASED
     try:
-        raw = base64.b64decode(token, validate=True)
+        raw = binascii.a2b_base64(token, strict_mode=True)
         return orjson.loads(key.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad))
     except (binascii.Error, ValueError, InvalidTag, orjson.JSONDecodeError):
         # Not sealed under this case's key for this place: never show it, never fail a read.
@@ -81,7 +93,7 @@ class Sealer:
         names = personal_fields(type(event))
         if not names or not isinstance(event, CaseEvent):
             return event_to_json(event)
-        data = orjson.loads(event_to_json(event))
+        data = event.model_dump(mode="json")  # event_to_json's shape, before it is dumped
         present = [n for n in names if data.get(n) is not None]
         if not present:
             return orjson.dumps(data)
@@ -100,28 +112,41 @@ class Sealer:
             self.index_identity(event.national_id, event.case_id)
         return orjson.dumps(data)
 
+    def prepare(self, events: list[Event]) -> None:
+        """Before a bulk write: create the keys its events will be sealed with, together."""
+        first: dict[UUID, datetime] = {}
+        for event in events:
+            if isinstance(event, CaseEvent) and event.case_id not in first and any(
+                getattr(event, name, None) is not None for name in personal_fields(type(event))
+            ):
+                first[event.case_id] = event.recorded_at
+        self.keys.ensure(first)
+
     def open_event(self, topic: str, state: bytes) -> Event:
         """One stored row back to its model, personal fields opened (or ERASED)."""
         cls = EVENT_TYPES[topic]
         if SEALED_MARK not in state:
             return cls.model_validate_json(state)
         data = orjson.loads(state)
-        case_id = UUID(str(data["case_id"]))
-        event_id = UUID(str(data["event_id"]))
+        # Replay opens every sealed field of the ledger: the associated data's prefix is
+        # built once per event, and the key is looked up only once a field needs it.
+        place = _place(data["case_id"], data["event_id"])
+        case_id: UUID | None = None
         key: AESGCM | None = None
-        keyed = False
         for name in personal_fields(cls):
             value = data.get(name)
             if name == "fields" and isinstance(value, dict):
                 for k, v in value.items():
                     if _is_sealed(v):
-                        if not keyed:
-                            key, keyed = self.keys.for_opening(case_id), True
-                        value[k] = _open(key, _aad(case_id, event_id, f"fields.{k}"), v["enc"])
+                        if case_id is None:
+                            case_id = UUID(str(data["case_id"]))
+                            key = self.keys.for_opening(case_id)
+                        value[k] = _open(key, place + b"fields." + k.encode("utf-8"), v["enc"])
             elif _is_sealed(value):
-                if not keyed:
-                    key, keyed = self.keys.for_opening(case_id), True
-                data[name] = _open(key, _aad(case_id, event_id, name), value["enc"])
+                if case_id is None:
+                    case_id = UUID(str(data["case_id"]))
+                    key = self.keys.for_opening(case_id)
+                data[name] = _open(key, place + name.encode("utf-8"), value["enc"])
         return cls.model_validate(data)
 
     # ---- projection rows ---------------------------------------------------------------

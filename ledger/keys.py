@@ -47,7 +47,10 @@ KEY_BYTES = 32
 NONCE_BYTES = 12
 KEYS_TABLE = "bti_case_keys"
 IDENTITY_TABLE = "bti_identity_index"
-CACHE_SIZE = 20_000
+CACHE_SIZE = 100_000
+"""Case keys a process keeps unwrapped: a replay of a large ledger reads events of many
+cases in turn, and an evicted key costs a query to read again."""
+_ENSURE_CHUNK = 5_000
 CACHE_SECONDS = 300.0
 """How long a process keeps a case key it has read: after an erasure, another running process
 can read the case for at most this long (the erasing process forgets at once)."""
@@ -166,6 +169,7 @@ class CaseKeys:
         self._lookup_secret: bytes | None = None
         self._nonce_secret: bytes | None = None
         self._cache: OrderedDict[UUID, tuple[AESGCM | None, float]] = OrderedDict()
+        self._deferred_index: list[tuple[str, str]] | None = None
 
     # -- SQL -------------------------------------------------------------------------------
 
@@ -232,22 +236,49 @@ class CaseKeys:
             return key
         if self.erasure(case_id, cursor) is not None:
             raise CaseErased("case_erased", case=case_id)
-        raw = AESGCM.generate_key(bit_length=256)
-        nonce = os.urandom(NONCE_BYTES)
-        wrapped = nonce + self._key_encryption_key().encrypt(nonce, raw, self._wrap_aad(case_id))
         with self._transaction(cursor, commit=True) as writing:
             # Another writer may have created it since: theirs stands, and is read back below.
-            self._execute(
-                writing,
-                f"INSERT INTO {self.keys_table} (case_id, wrapped_key, created_at) "
-                "VALUES (%s, %s, %s) ON CONFLICT (case_id) DO NOTHING",
-                (str(case_id), wrapped, now.isoformat()),
-            )
+            self._insert_new_keys(writing, [(case_id, now)])
         self._cache.pop(case_id, None)
         key = self.for_opening(case_id, cursor)
         if key is None:
             raise CaseErased("case_erased", case=case_id)
         return key
+
+    def ensure(self, first_sealed: dict[UUID, datetime]) -> None:
+        """Create the missing keys of many cases in one transaction per chunk (an import),
+        instead of one commit per new case when each is first sealed. Erased cases stay so."""
+        wanted = list(first_sealed)
+        for start in range(0, len(wanted), _ENSURE_CHUNK):
+            chunk = wanted[start:start + _ENSURE_CHUNK]
+            self.load(chunk)
+            missing = [c for c in chunk if self._cache[c][0] is None]
+            if not missing:
+                continue
+            with self.datastore.transaction(commit=True) as writing:
+                self._insert_new_keys(writing, [(c, first_sealed[c]) for c in missing])
+            for case_id in missing:
+                self._cache.pop(case_id, None)
+            self.load(missing)
+
+    def _insert_new_keys(self, cursor: Any, cases: list[tuple[UUID, datetime]]) -> None:
+        # ON CONFLICT DO NOTHING: a key another writer stored first stands, and an erased
+        # case's row (its key NULL) is never given a new key.
+        statement = (
+            f"INSERT INTO {self.keys_table} (case_id, wrapped_key, created_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT (case_id) DO NOTHING"
+        )
+        if self.dialect == "sqlite":
+            statement = statement.replace("%s", "?")
+        cursor.executemany(statement, [
+            (str(case_id), self._wrap(case_id, AESGCM.generate_key(bit_length=256)),
+             now.isoformat())
+            for case_id, now in cases
+        ])
+
+    def _wrap(self, case_id: UUID, raw: bytes) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._key_encryption_key().encrypt(nonce, raw, self._wrap_aad(case_id))
 
     def for_opening(self, case_id: UUID, cursor: Any | None = None) -> AESGCM | None:
         """The case's key, or None if it has none (yet) or it was destroyed."""
@@ -334,13 +365,34 @@ class CaseKeys:
 
     def index_identity(self, lookup_key: str, case_id: UUID) -> None:
         """Remember that the identity number with this lookup key belongs to the case."""
+        if self._deferred_index is not None:
+            self._deferred_index.append((lookup_key, str(case_id)))
+            return
+        self._write_identity_index([(lookup_key, str(case_id))])
+
+    @contextmanager
+    def identity_index_deferred(self) -> Iterator[None]:
+        """Collect the lookups of a bulk write and store them in one transaction when it has
+        succeeded (an import), instead of one commit each before the events are stored."""
+        self._deferred_index = []
+        try:
+            yield
+            collected = self._deferred_index
+        finally:
+            self._deferred_index = None
+        self._write_identity_index(collected)
+
+    def _write_identity_index(self, rows: list[tuple[str, str]]) -> None:
+        if not rows:
+            return
+        statement = (
+            f"INSERT INTO {self.identity_table} (lookup_key, case_id) VALUES (%s, %s) "
+            "ON CONFLICT (lookup_key, case_id) DO NOTHING"
+        )
+        if self.dialect == "sqlite":
+            statement = statement.replace("%s", "?")
         with self.datastore.transaction(commit=True) as cursor:
-            self._execute(
-                cursor,
-                f"INSERT INTO {self.identity_table} (lookup_key, case_id) VALUES (%s, %s) "
-                "ON CONFLICT (lookup_key, case_id) DO NOTHING",
-                (lookup_key, str(case_id)),
-            )
+            cursor.executemany(statement, rows)
 
     def cases_with_identity(self, lookup_key: str) -> list[UUID]:
         """The cases whose child has the identity number with this lookup key."""

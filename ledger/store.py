@@ -6,17 +6,18 @@ import os
 import random
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Mapper, PersistenceError, StoredEvent
+from eventsourcing.persistence import Mapper, Notification, PersistenceError, StoredEvent
 from eventsourcing.utils import Environment, EnvType
 
 from ledger.chain import recorder_topic
-from ledger.encryption import Sealer
+from ledger.encryption import SEALED_MARK, Sealer
 from ledger.errors import StoreUnavailable
 from ledger.events import EVENT_TYPES, Event, event_to_json
 from ledger.keys import CaseKeys
@@ -79,6 +80,12 @@ class EventStoreApplication(Application[UUID]):
     def decode(self, topic: str, state: bytes) -> Event:
         """One stored row back to its model, its personal fields opened (or "[slettet]")."""
         return self.sealer.open_event(topic, state)
+
+    def decode_rows(self, rows: Sequence[Notification]) -> list[Event]:
+        """A batch of stored rows back to their models: the keys of all their cases read in
+        one query first, instead of one query per case as each is met."""
+        self.case_keys.load(list({UUID(str(r.originator_id)) for r in rows if SEALED_MARK in r.state}))
+        return [self.sealer.open_event(r.topic, r.state) for r in rows]
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         environment = super().construct_env(name, env)

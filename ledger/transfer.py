@@ -118,8 +118,10 @@ def import_into(
     if check.problems:
         raise ImportRejected(check.problems)
     if check.accepted:
+        store.sealer.prepare(check.accepted)
         try:
-            store.events.put(check.accepted)
+            with store.case_keys.identity_index_deferred():
+                store.events.put(check.accepted)
         except IntegrityError:
             raise ConcurrencyConflict("concurrency_conflict", case="import") from None
         for erased in (e for e in check.accepted if isinstance(e, CaseErased)):
@@ -145,6 +147,9 @@ class _ImportCheck:
             Rulebook.model_validate(adopted.rulebook_document) if adopted else None
         )
         self.ledger_events: list[Event] = cast(list[Event], list(store.events.get(LEDGER_ID)))
+        # Into an empty store (a new ledger, a migration) no case can exist yet: no need to
+        # look each one up. A writer that starts the same case meanwhile makes the put fail.
+        self.store_was_empty = not self.ledger_events and not store.recorder.max_notification_id()
         self.cases: dict[UUID, Case] = {}
         self.failed_streams: set[UUID] = set()
         self.accepted: list[Event] = []
@@ -212,7 +217,9 @@ class _ImportCheck:
 
     def _case(self, case_id: UUID) -> Case:
         case = self.cases.get(case_id)
-        if case is None:
+        if case is None and self.store_was_empty:
+            case = self.cases[case_id] = Case(id=case_id)
+        elif case is None:
             try:
                 case = self.store.repository.get(case_id, projector_func=Case.project)
             except AggregateNotFoundError:
@@ -225,7 +232,8 @@ class _ImportCheck:
         if isinstance(event, RulebookAdopted):
             known: list[Event] = [e for e in self.ledger_events if e.event_id == event.event_id]
         else:
-            found = self._case(event.stream_id).event(event.event_id)
+            case = self._case(event.stream_id)
+            found = case.event(event.event_id) if event.event_id in case.event_ids else None
             known = [found] if found is not None else []
         if not known:
             return False
