@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 from ledger.case import Case
 from ledger.encryption import Sealer
-from ledger.policies.deadlines import Deadline, deadlines
+from ledger.policies.deadlines import Deadline, case_deadlines
 from ledger.policies.rulebook import Rulebook
 from ledger.projections.sql import Cursor
+
+Rows = dict[str, list[tuple[Any, ...]]]
+"""A case's rows by logical table name, each row in the order of the table's `columns`."""
 
 
 @dataclass
@@ -23,6 +26,7 @@ class CaseChange:
     sealer: Sealer | None = None
     """Seals personal values for the rows (None: rows hold them in clear, as in a test)."""
     _deadlines: list[Deadline] | None = field(default=None, repr=False)
+    _as_of: datetime | None = field(default=None, repr=False)
 
     @property
     def case_id(self) -> UUID:
@@ -35,7 +39,9 @@ class CaseChange:
         Rows never depend on when the projection happened to run, so an incremental
         projection and a rebuild agree row for row; queries judge time (overdue, expired).
         """
-        return max(e.recorded_at for e in self.case.events)
+        if self._as_of is None:
+            self._as_of = max(e.recorded_at for e in self.case.events)
+        return self._as_of
 
     def sealed(self, cursor: Cursor, purpose: str, value: str) -> str:
         """A personal value as a row may hold it: sealed with the case's key."""
@@ -47,16 +53,21 @@ class CaseChange:
     def deadlines(self) -> list[Deadline]:
         """The case's deadlines by the one pure function (computed once per change)."""
         if self._deadlines is None:
-            self._deadlines = deadlines(self.case.events, self.rulebook, self.as_of)
+            self._deadlines = case_deadlines(self.case, self.rulebook, self.as_of)
         return self._deadlines
 
 
 class Projection(Protocol):
-    """A read model kept in tables of the ledger's own database."""
+    """A read model kept in tables of the ledger's own database, keyed by case.
+
+    It says what rows a case gives; the runner writes them, many cases at a time.
+    """
 
     name: str
     tables: tuple[str, ...]
     """The table names it owns (without prefix); a rebuild builds them anew beside these."""
+    columns: ClassVar[dict[str, tuple[str, ...]]]
+    """Each table's columns as `rows` fills them, `case_id` first."""
 
     def create_tables(self, cursor: Cursor, table: dict[str, str]) -> None:
         """Create its tables (IF NOT EXISTS) under the names given, primary keys only."""
@@ -64,5 +75,5 @@ class Projection(Protocol):
     def create_indexes(self, cursor: Cursor, table: dict[str, str]) -> None:
         """Create its secondary indexes on its live tables (IF NOT EXISTS)."""
 
-    def refresh(self, cursor: Cursor, table: dict[str, str], change: CaseChange) -> None:
-        """Replace the case's rows by what the case now says."""
+    def rows(self, cursor: Cursor, change: CaseChange) -> Rows:
+        """The case's rows in each of its tables, as the case now says (they replace the old)."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 from uuid import UUID
 
 from ledger.events import Actor
 from ledger.policies.access import OFFICE_ROLES, Grant, grants
-from ledger.projections.base import CaseChange
+from ledger.projections.base import CaseChange, Rows
 from ledger.projections.case_summary import utc_text
 from ledger.projections.sql import Cursor
 
@@ -22,6 +23,9 @@ class AccessProjection:
 
     name = "access"
     tables: tuple[str, ...] = ("access",)
+    columns: ClassVar[dict[str, tuple[str, ...]]] = {
+        "access": ("case_id", "seq", *_COLUMNS.replace(" ", "").split(",")),
+    }
 
     def create_tables(self, cursor: Cursor, table: dict[str, str]) -> None:
         cursor.execute(
@@ -38,19 +42,14 @@ class AccessProjection:
             f"ON {table['access']} (principal_kind, principal)"
         )
 
-    def refresh(self, cursor: Cursor, table: dict[str, str], change: CaseChange) -> None:
-        name = table["access"]
-        cursor.execute(f"DELETE FROM {name} WHERE case_id = %s", (str(change.case_id),))
-        cursor.executemany(
-            f"INSERT INTO {name} (case_id, seq, {_COLUMNS}) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                (str(change.case_id), seq, g.principal_kind, g.principal, int(g.may_read),
-                 int(g.may_write), g.basis, str(g.consent_id) if g.consent_id else None,
-                 utc_text(g.until), g.unit, g.service, ",".join(g.writes) if g.writes else None)
-                for seq, g in enumerate(grants(change.case, change.as_of))
-            ],
-        )
+    def rows(self, cursor: Cursor, change: CaseChange) -> Rows:
+        case_id = str(change.case_id)
+        return {"access": [
+            (case_id, seq, g.principal_kind, g.principal, int(g.may_read), int(g.may_write),
+             g.basis, str(g.consent_id) if g.consent_id else None, utc_text(g.until), g.unit,
+             g.service, ",".join(g.writes) if g.writes else None)
+            for seq, g in enumerate(grants(change.case, change.as_of))
+        ]}
 
 
 def query_access(cursor: Cursor, table: str, case_id: UUID, now: datetime) -> list[Grant]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import ClassVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from ledger.case import Case
 from ledger.encryption import Sealer
 from ledger.policies.calendar import end_of_day
-from ledger.projections.base import CaseChange
+from ledger.projections.base import CaseChange, Rows
 from ledger.projections.sql import Cursor
 
 
@@ -125,6 +126,9 @@ class CaseSummaryProjection:
 
     name = "case_summary"
     tables: tuple[str, ...] = ("case_summary",)
+    columns: ClassVar[dict[str, tuple[str, ...]]] = {"case_summary": (
+        "case_id", "unit", "status", "level", "holder", "last_activity", "summary",
+    )}
 
     def create_tables(self, cursor: Cursor, table: dict[str, str]) -> None:
         cursor.execute(
@@ -139,17 +143,12 @@ class CaseSummaryProjection:
             f"ON {table['case_summary']} (unit, status)"
         )
 
-    def refresh(self, cursor: Cursor, table: dict[str, str], change: CaseChange) -> None:
+    def rows(self, cursor: Cursor, change: CaseChange) -> Rows:
         summary = sealed_summary(summarise(change.case, change.as_of), change, cursor)
-        cursor.execute(f"DELETE FROM {table['case_summary']} WHERE case_id = %s",
-                       (str(change.case_id),))
-        cursor.execute(
-            f"INSERT INTO {table['case_summary']} "
-            "(case_id, unit, status, level, holder, last_activity, summary) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (str(summary.case_id), summary.unit, summary.status, summary.level, summary.holder,
-             utc_text(summary.last_activity), summary.model_dump_json()),
-        )
+        return {"case_summary": [(
+            str(summary.case_id), summary.unit, summary.status, summary.level, summary.holder,
+            utc_text(summary.last_activity), summary.model_dump_json(),
+        )]}
 
 
 def sealed_summary(summary: CaseSummary, change: CaseChange, cursor: Cursor) -> CaseSummary:
@@ -183,4 +182,5 @@ def utc_text(moment: datetime | None) -> str | None:
     """A sortable text for a moment: ISO 8601 in UTC with microseconds."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: the same text, several times faster (a rebuild writes many).
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

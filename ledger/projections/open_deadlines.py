@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 from uuid import UUID
 
 from ledger.policies.deadlines import Deadline
-from ledger.projections.base import CaseChange
+from ledger.projections.base import CaseChange, Rows
 from ledger.projections.case_summary import utc_text
 from ledger.projections.sql import Cursor
 
@@ -17,6 +18,10 @@ class DeadlinesProjection:
 
     name = "deadlines"
     tables: tuple[str, ...] = ("deadlines",)
+    columns: ClassVar[dict[str, tuple[str, ...]]] = {"deadlines": (
+        "case_id", "deadline_id", "rule", "unit", "holder", "leader", "due_at", "state",
+        "deadline",
+    )}
 
     def create_tables(self, cursor: Cursor, table: dict[str, str]) -> None:
         cursor.execute(
@@ -36,18 +41,13 @@ class DeadlinesProjection:
             f"CREATE INDEX IF NOT EXISTS bti_deadlines_holder ON {name} (holder, state, due_at)"
         )
 
-    def refresh(self, cursor: Cursor, table: dict[str, str], change: CaseChange) -> None:
-        name = table["deadlines"]
-        cursor.execute(f"DELETE FROM {name} WHERE case_id = %s", (str(change.case_id),))
-        cursor.executemany(
-            f"INSERT INTO {name} (case_id, deadline_id, rule, unit, holder, leader, due_at, "
-            "state, deadline) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                (str(d.case_id), d.deadline_id, d.rule, d.unit, d.holder, change.case.leader,
-                 utc_text(d.due_at), d.state, d.model_dump_json())
-                for d in change.deadlines
-            ],
-        )
+    def rows(self, cursor: Cursor, change: CaseChange) -> Rows:
+        leader = change.case.leader
+        return {"deadlines": [
+            (str(d.case_id), d.deadline_id, d.rule, d.unit, d.holder, leader, utc_text(d.due_at),
+             d.state, d.model_dump_json())
+            for d in change.deadlines
+        ]}
 
 
 @dataclass(frozen=True)

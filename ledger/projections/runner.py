@@ -9,7 +9,7 @@ SQLite), so two processes catching up at once take turns instead of applying twi
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from threading import Event as StopSignal
 from typing import cast
@@ -19,15 +19,20 @@ from ledger.case import Case
 from ledger.events import CaseEvent, RulebookAdopted
 from ledger.events.ledger import LEDGER_ID
 from ledger.policies.rulebook import Rulebook
-from ledger.projections.base import CaseChange, Projection
-from ledger.projections.sql import Cursor, Database
+from ledger.projections.base import CaseChange, Projection, Rows
+from ledger.projections.sql import Cursor, Database, as_uuid
 
 Progress = Callable[[int], None]
+Finals = dict[UUID, int]
+"""The position of each case's last event in the log."""
 
 TRACKING_TABLE = "bti_projection_positions"
 REBUILD_SUFFIX = "_rebuild"
 CASE_CACHE_SIZE = 20_000
 """Cases kept folded in memory between batches; enough for a rebuild to rarely re-read."""
+REBUILD_BATCH_SIZE = 5_000
+"""Notifications per transaction in a rebuild: fewer commits (each one waits for the disk),
+while a batch still holds the write lock only briefly (a fraction of a second)."""
 
 
 @dataclass(frozen=True)
@@ -43,12 +48,16 @@ class ProjectionRunner:
     """Keeps the ledger's projections following its event log."""
 
     def __init__(
-        self, database: Database, projections: Sequence[Projection], batch_size: int = 500
+        self, database: Database, projections: Sequence[Projection], batch_size: int = 500,
+        rebuild_batch_size: int = REBUILD_BATCH_SIZE,
     ) -> None:
         self.db = database
         self.projections = {p.name: p for p in projections}
         self.batch_size = batch_size
+        self.rebuild_batch_size = rebuild_batch_size
         self._cases: OrderedDict[UUID, Case] = OrderedDict()
+        self._rulebook: tuple[int, Rulebook] | None = None
+        """The last rulebook parsed, with the position of its adoption."""
         self._ready = False
 
     # ---- tables ------------------------------------------------------------------------
@@ -100,61 +109,115 @@ class ProjectionRunner:
         """Apply every notification not yet applied to the live projections; returns how many."""
         self.setup()
         targets = [self.live(p) for p in self.projections.values()]
-        return self._run(targets, progress)
+        return self._run(targets, progress, self.batch_size)
 
-    def _run(self, targets: list[Target], progress: Progress | None) -> int:
+    def _run(
+        self, targets: list[Target], progress: Progress | None, size: int,
+        finals: Finals | None = None,
+    ) -> int:
         done = 0
         while True:
             with self.db.transaction() as cursor:
-                count = self._batch(cursor, targets)
+                count = self._batch(cursor, targets, size, finals)
             done += count
             if progress and count:
                 progress(count)
-            if count < self.batch_size:
+            if count < size:
                 return done
 
-    def _batch(self, cursor: Cursor, targets: list[Target]) -> int:
-        """One transaction's worth: lock positions, apply what follows them, move them on."""
+    def _batch(
+        self, cursor: Cursor, targets: list[Target], size: int | None = None,
+        finals: Finals | None = None,
+    ) -> int:
+        """One transaction's worth: lock positions, apply what follows them, move them on.
+
+        `finals` (a rebuild only): the position of each case's last event. A case's rows
+        wait until the batch that holds it; see `rebuild`.
+        """
         positions = self._lock_positions(cursor, [t.tracking_name for t in targets])
         start = min(positions.values())
-        rows = self.db.select_notifications(cursor, start, self.batch_size)
+        rows = self.db.select_notifications(cursor, start, size or self.batch_size)
         if not rows:
             return 0
+        last = rows[-1][0]
         rulebook = self._rulebook_at(cursor, start)
         # Which cases each target must refresh: those with events after its own position.
         changed: dict[str, set[UUID]] = {t.tracking_name: set() for t in targets}
         everything: set[str] = set()
+        folded: set[UUID] = set()
         for notification_id, stream, version, topic, state in rows:
             event = self.db.store.decode(topic, state)
             if isinstance(event, RulebookAdopted):
-                rulebook = Rulebook.model_validate(event.rulebook_document)
+                rulebook = self._remember_rulebook(notification_id, event)
                 for target in targets:
                     if notification_id > positions[target.tracking_name]:
                         everything.add(target.tracking_name)  # deadlines follow the rulebook
                 continue
             self._fold(cursor, stream, version, cast(CaseEvent, event))
+            folded.add(stream)
             for target in targets:
                 if notification_id > positions[target.tracking_name]:
                     changed[target.tracking_name].add(stream)
         if rulebook is None:
             raise RuntimeError("the event log has case events before any RulebookAdopted")
-        for target in targets:
-            case_ids: Iterable[UUID] = changed[target.tracking_name]
-            if target.tracking_name in everything:
-                case_ids = self._all_case_ids(cursor)
-            for case_id in sorted(case_ids):
-                case = self._case_now(cursor, case_id)
-                if case.status != "new":
-                    target.projection.refresh(
-                        cursor, target.table, CaseChange(case, rulebook, self.db.store.sealer)
-                    )
-        last = rows[-1][0]
+        if everything:
+            known = self._case_ids_until(cursor, last)
+            for name in everything:
+                changed[name] = known
+        if finals is not None:
+            for name, case_ids in changed.items():
+                changed[name] = {c for c in case_ids if finals.get(c, 0) <= last}
+        self._write(cursor, targets, changed, rulebook=rulebook, last=last, folded=folded)
+        if finals is not None:
+            for case_id in set().union(*changed.values()):
+                self._cases.pop(case_id, None)  # done with it: memory for the cases under way
         tracking = self.db.table(TRACKING_TABLE)
         cursor.executemany(
             f"UPDATE {tracking} SET position = %s WHERE name = %s",
             [(last, t.tracking_name) for t in targets],
         )
         return len(rows)
+
+    def _write(
+        self, cursor: Cursor, targets: list[Target], changed: dict[str, set[UUID]], *,
+        rulebook: Rulebook, last: int, folded: set[UUID],
+    ) -> None:
+        """Replace the rows of the changed cases: one DELETE and one INSERT per table.
+
+        `folded`: the cases this batch's events were folded into, up to date in memory.
+        """
+        wanted = sorted(set().union(*changed.values()))
+        if not wanted:
+            return
+        sealer = self.db.store.sealer
+        if sealer is not None:
+            sealer.keys.load(wanted, cursor.raw)  # every key the batch seals with, in one query
+        cases = {
+            case_id: self._cases[case_id] if case_id in folded
+            else self._case_until(cursor, case_id, last)
+            for case_id in wanted
+        }
+        # One change per case, shared by the projections: deadlines are computed once.
+        shared = {
+            case_id: CaseChange(case, rulebook, sealer)
+            for case_id, case in cases.items() if case.status != "new"
+        }
+        for target in targets:
+            case_ids = [c for c in wanted if c in changed[target.tracking_name] and c in shared]
+            projection = target.projection
+            collected: Rows = {logical: [] for logical in projection.tables}
+            for case_id in case_ids:
+                for logical, found in projection.rows(cursor, shared[case_id]).items():
+                    collected[logical].extend(found)
+            keys = [(str(c),) for c in case_ids]
+            for logical, name in target.table.items():
+                columns = projection.columns[logical]
+                cursor.executemany(f"DELETE FROM {name} WHERE case_id = %s", keys)
+                cursor.executemany(
+                    f"INSERT INTO {name} ({', '.join(columns)}) "
+                    f"VALUES ({', '.join(['%s'] * len(columns))})",
+                    collected[logical],
+                )
 
     def _lock_positions(self, cursor: Cursor, names: list[str]) -> dict[str, int]:
         tracking = self.db.table(TRACKING_TABLE)
@@ -176,17 +239,20 @@ class ProjectionRunner:
     def _fold(self, cursor: Cursor, case_id: UUID, version: int, event: CaseEvent) -> None:
         case = self._cases.get(case_id)
         if case is None or case.version != version - 1:
-            case = self._load(cursor, case_id, below=version)
+            case = self._load(cursor, case_id, self.db.select_stream(cursor, case_id, below=version))
         case._apply(event)
         self._remember(case)
 
-    def _case_now(self, cursor: Cursor, case_id: UUID) -> Case:
-        case = self._cases.get(case_id)
-        return case if case is not None else self._load(cursor, case_id, below=2**62)
+    def _case_until(self, cursor: Cursor, case_id: UUID, position: int) -> Case:
+        """The case as the events up to `position` make it, read from the store.
 
-    def _load(self, cursor: Cursor, case_id: UUID, below: int) -> Case:
+        Not from memory: another process may have added events since it was folded here.
+        """
+        return self._load(cursor, case_id, self.db.select_stream(cursor, case_id, upto=position))
+
+    def _load(self, cursor: Cursor, case_id: UUID, stored: list[tuple[str, bytes]]) -> Case:
         decode = self.db.store.decode
-        events = [decode(topic, state) for topic, state in self.db.select_stream(cursor, case_id, below)]
+        events = [decode(topic, state) for topic, state in stored]
         case = Case.replay(case_id, [e for e in events if isinstance(e, CaseEvent)])
         self._remember(case)
         return case
@@ -197,26 +263,51 @@ class ProjectionRunner:
         while len(self._cases) > CASE_CACHE_SIZE:
             self._cases.popitem(last=False)
 
-    def _all_case_ids(self, cursor: Cursor) -> set[UUID]:
+    def _case_ids_until(self, cursor: Cursor, position: int) -> set[UUID]:
+        """Every case with an event at or before `position`."""
+        column = self.db.position_column
         cursor.execute(
-            f"SELECT DISTINCT originator_id FROM {self.db.events_table} WHERE originator_id <> %s",
+            f"SELECT DISTINCT originator_id FROM {self.db.events_table} "
+            f"WHERE originator_id <> %s AND {column} <= %s",
+            (self.db.stream_key(LEDGER_ID), position),
+        )
+        return {as_uuid(row[0]) for row in cursor.fetchall()}
+
+    def _last_positions(self, cursor: Cursor) -> Finals:
+        """The position of each case's last event, as the log stands now."""
+        column = self.db.position_column
+        cursor.execute(
+            f"SELECT originator_id, MAX({column}) FROM {self.db.events_table} "
+            "WHERE originator_id <> %s GROUP BY originator_id",
             (self.db.stream_key(LEDGER_ID),),
         )
-        return {row[0] if isinstance(row[0], UUID) else UUID(str(row[0])) for row in cursor.fetchall()}
+        return {as_uuid(key): int(position) for key, position in cursor.fetchall()}
 
     def _rulebook_at(self, cursor: Cursor, position: int) -> Rulebook | None:
         """The rulebook in force after notification `position` (the latest adopted by then)."""
         column = self.db.position_column
         cursor.execute(
-            f"SELECT topic, state FROM {self.db.events_table} WHERE originator_id = %s "
+            f"SELECT {column} FROM {self.db.events_table} WHERE originator_id = %s "
             f"AND {column} <= %s ORDER BY {column} DESC LIMIT 1",
             (self.db.stream_key(LEDGER_ID), position),
         )
         row = cursor.fetchone()
         if row is None:
             return None
-        event = cast(RulebookAdopted, self.db.store.decode(str(row[0]), bytes(row[1])))  # its only type
-        return Rulebook.model_validate(event.rulebook_document)
+        adopted_at = int(row[0])
+        if self._rulebook is not None and self._rulebook[0] == adopted_at:
+            return self._rulebook[1]  # the same adoption as last batch: no need to parse it
+        cursor.execute(
+            f"SELECT topic, state FROM {self.db.events_table} WHERE {column} = %s", (adopted_at,)
+        )
+        topic, state = cast(tuple[str, bytes], cursor.fetchone())
+        event = cast(RulebookAdopted, self.db.store.decode(str(topic), bytes(state)))  # its only type
+        return self._remember_rulebook(adopted_at, event)
+
+    def _remember_rulebook(self, position: int, event: RulebookAdopted) -> Rulebook:
+        rulebook = Rulebook.model_validate(event.rulebook_document)
+        self._rulebook = (position, rulebook)
+        return rulebook
 
     # ---- rebuilding --------------------------------------------------------------------
 
@@ -225,6 +316,12 @@ class ProjectionRunner:
 
         The live tables keep serving until the swap, which is one transaction. An
         interrupted rebuild continues where it stopped when run again.
+
+        Nobody reads the tables being rebuilt, so a case's rows are written once, in the
+        batch that holds its last event, not again in every batch that touches it; the
+        case is folded in memory until then. Each batch still moves the positions in its
+        own transaction, and what it leaves unwritten has an event after them: a rebuild
+        stopped anywhere (even killed) writes it when it continues.
         """
         self.setup()
         chosen = [self.projections[n] for n in (names or list(self.projections))]
@@ -233,17 +330,23 @@ class ProjectionRunner:
             for target in targets:
                 target.projection.create_tables(cursor, target.table)
                 self._ensure_tracking(cursor, target.tracking_name)
+            finals = self._last_positions(cursor)
         self._cases.clear()
-        done = self._run(targets, progress)
-        with self.db.transaction() as cursor:
-            done += self._batch_until_head(cursor, targets)
-            self._swap(cursor, targets)
-        self._cases.clear()
+        size = self.rebuild_batch_size
+        try:
+            done = self._run(targets, progress, size, finals)
+            with self.db.transaction() as cursor:
+                done += self._batch_until_head(cursor, targets, size, finals)
+                self._swap(cursor, targets)
+        finally:
+            self._cases.clear()
         return done
 
-    def _batch_until_head(self, cursor: Cursor, targets: list[Target]) -> int:
+    def _batch_until_head(
+        self, cursor: Cursor, targets: list[Target], size: int, finals: Finals
+    ) -> int:
         total = 0
-        while (count := self._batch(cursor, targets)) > 0:
+        while (count := self._batch(cursor, targets, size, finals)) > 0:
             total += count
         return total
 

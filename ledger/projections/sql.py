@@ -82,18 +82,26 @@ class Database:
             (after, limit),
         )
         return [
-            (int(row[0]), _uuid(row[1]), int(row[2]), str(row[3]), bytes(row[4]))
+            (int(row[0]), as_uuid(row[1]), int(row[2]), str(row[3]), bytes(row[4]))
             for row in cursor.fetchall()
         ]
 
     def select_stream(
-        self, cursor: Cursor, stream_id: UUID, below: int
+        self, cursor: Cursor, stream_id: UUID, below: int | None = None, upto: int | None = None
     ) -> list[tuple[str, bytes]]:
-        """A stream's (topic, state) rows with version below `below`, in order."""
+        """A stream's (topic, state) rows in order: those with version below `below`, or
+        those at notification position `upto` or before."""
+        where, params = ["originator_id = %s"], [self.stream_key(stream_id)]
+        if below is not None:
+            where.append("originator_version < %s")
+            params.append(below)
+        if upto is not None:
+            where.append(f"{self.position_column} <= %s")
+            params.append(upto)
         cursor.execute(
-            f"SELECT topic, state FROM {self.events_table} "
-            "WHERE originator_id = %s AND originator_version < %s ORDER BY originator_version",
-            (self.stream_key(stream_id), below),
+            f"SELECT topic, state FROM {self.events_table} WHERE {' AND '.join(where)} "
+            "ORDER BY originator_version",
+            params,
         )
         return [(str(row[0]), bytes(row[1])) for row in cursor.fetchall()]
 
@@ -105,5 +113,6 @@ class Database:
         return int(row[0]) if row and row[0] is not None else 0
 
 
-def _uuid(value: Any) -> UUID:
+def as_uuid(value: Any) -> UUID:
+    """An id column's value as a UUID (SQLite stores text, PostgreSQL a uuid)."""
     return value if isinstance(value, UUID) else UUID(str(value))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from ledger.projections.base import CaseChange
+from ledger.projections.base import CaseChange, Rows
 from ledger.projections.case_summary import utc_text
 from ledger.projections.sql import Cursor
 
@@ -31,6 +32,10 @@ class StafettProjection:
 
     name = "stafett"
     tables: tuple[str, ...] = ("stafett",)
+    columns: ClassVar[dict[str, tuple[str, ...]]] = {"stafett": (
+        "case_id", "child_ref", "unit", "level", "holder", "holder_service", "pending_to",
+        "pending_since",
+    )}
 
     def create_tables(self, cursor: Cursor, table: dict[str, str]) -> None:
         cursor.execute(
@@ -45,20 +50,17 @@ class StafettProjection:
         cursor.execute(f"CREATE INDEX IF NOT EXISTS bti_stafett_holder ON {name} (holder)")
         cursor.execute(f"CREATE INDEX IF NOT EXISTS bti_stafett_pending ON {name} (pending_to)")
 
-    def refresh(self, cursor: Cursor, table: dict[str, str], change: CaseChange) -> None:
-        name = table["stafett"]
+    def rows(self, cursor: Cursor, change: CaseChange) -> Rows:
         case = change.case
-        cursor.execute(f"DELETE FROM {name} WHERE case_id = %s", (str(case.id),))
         if case.status != "open":
-            return  # a closed case has no baton to hold
+            return {"stafett": []}  # a closed case has no baton to hold
         pending = case.pending_handover
-        cursor.execute(
-            f"INSERT INTO {name} (case_id, child_ref, unit, level, holder, holder_service, "
-            "pending_to, pending_since) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (str(case.id), change.sealed(cursor, "stafett.child_ref", case.child_ref), case.unit, case.level, case.holder,
-             case.holder_service, pending.to_person if pending else None,
-             utc_text(pending.proposed_at) if pending else None),
-        )
+        return {"stafett": [(
+            str(case.id), change.sealed(cursor, "stafett.child_ref", case.child_ref), case.unit,
+            case.level, case.holder, case.holder_service,
+            pending.to_person if pending else None,
+            utc_text(pending.proposed_at) if pending else None,
+        )]}
 
 
 def query_stafett(
