@@ -8,6 +8,8 @@ machine, so a busy machine slows both sides alike:
   transaction (the bulk import's floor);
 - scan: read the event store's table in notification order and `orjson.loads` every row
   (the floor of replay, rebuild and verify);
+- models: the same rows in clear validated into their pydantic models (pydantic's own cost,
+  shown beside replay: no replay that returns models can beat it);
 - one-row insert and commit, one at a time (the floor of recording one action);
 - the same SELECTs the case summary and the deadline queries run, each row `orjson.loads`ed
   (the floor of `case show` and of a deadline query).
@@ -160,6 +162,26 @@ def scan(url: str, table: str = EVENTS_TABLE, fetch: int = 10_000) -> dict[str, 
     seconds = time.perf_counter() - began
     raw.close()
     return {"events": count, "seconds": seconds, "bytes": size}
+
+
+def models(url: str, fetch: int = 10_000) -> dict[str, Any]:
+    """Read the floor table's clear rows and validate each into its pydantic model: what
+    pydantic alone costs, beneath any replay that hands back models (not a target's floor)."""
+    from ledger.events import EVENT_TYPES
+
+    raw = Raw(url)
+    count = 0
+    began = time.perf_counter()
+    cursor = raw.conn.execute(
+        f"SELECT topic, state FROM {FLOOR_TABLE} ORDER BY {raw.position}"
+    )
+    while rows := cursor.fetchmany(fetch):
+        for topic, state in rows:
+            EVENT_TYPES[topic].model_validate_json(state)
+        count += len(rows)
+    seconds = time.perf_counter() - began
+    raw.close()
+    return {"events": count, "seconds": seconds}
 
 
 def timed(calls: Sequence[Callable[[], Any]]) -> list[float]:

@@ -256,6 +256,7 @@ class Row:
 MEASURES: tuple[tuple[str, str], ...] = (
     ("floor.insert", "floor: raw batched insert of the same rows (orjson parse + executemany)"),
     ("floor.scan", "floor: raw sequential scan, orjson decode of every row"),
+    ("floor.models", "pydantic alone: the same rows in clear, model_validate_json each"),
     ("floor.record", "floor: one row inserted and committed"),
     ("floor.case_show", "floor: raw SELECT of the summary row + orjson"),
     ("floor.deadlines", "floor: raw SELECT of the same deadline rows + orjson"),
@@ -300,6 +301,7 @@ ROW_SPECS: tuple[tuple[str, str, str | None, float | None], ...] = (
     # (measure, "rate" or "ms", the floor it is divided by, target: ratio or p99 ms)
     ("floor.insert", "rate", None, None),
     ("floor.scan", "rate", None, None),
+    ("floor.models", "rate", "floor.scan", None),
     ("floor.record", "ms", None, None),
     ("floor.case_show", "ms", None, None),
     ("floor.deadlines", "ms", None, None),
@@ -338,6 +340,9 @@ def throughput_row(m: dict[str, Any], name: str, floor_name: str | None,
     row = Row(name, WHAT[name] + note, fmt_rate(value), fmt_rate(base), fmt_ratio(ratio), wanted,
               verdict(ok))
     naive_rate = m.get("naive.runner", {}).get("rate")
+    models_rate = m.get("floor.models", {}).get("rate")
+    if name == "replay" and models_rate:
+        row.ratio += f" ({value / models_rate:.2f}× pydantic alone)"
     if name == "rebuild":
         row.target += " and ≥ 10× naive runner"
         if naive_rate:
@@ -587,6 +592,9 @@ class DatabaseRun:
             self.guarded(["floor.scan"], lambda: m.update({"floor.scan": self.rate_of(self.child(
                 "floor-scan", {"url": self.url, "table": self.events_table}))}))
         if self.wanted("replay"):
+            if self.floor_wanted("floor.insert") and self.kind == "sqlite":
+                self.guarded(["floor.models"], lambda: m.update({"floor.models": self.rate_of(
+                    self.child("floor-models", {"url": self.floor_url}))}))
             self.guarded(["replay", "rss.replay"], lambda: self.operation("replay"))
         if self.wanted("naive"):
             self.guarded(["naive.load", "naive.replay", "naive.get", "naive.record",

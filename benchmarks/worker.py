@@ -245,6 +245,7 @@ OPS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "follow": op_follow,
     "floor-insert": lambda p: floor.insert(p["url"], Path(p["jsonl"])),
     "floor-scan": lambda p: floor.scan(p["url"], p["table"]),
+    "floor-models": lambda p: floor.models(p["url"]),
     "floor-latency": op_floor_latency,
     "naive": op_naive,
 }

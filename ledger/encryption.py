@@ -122,8 +122,11 @@ class Sealer:
                 first[event.case_id] = event.recorded_at
         self.keys.ensure(first)
 
-    def open_event(self, topic: str, state: bytes) -> Event:
-        """One stored row back to its model, personal fields opened (or ERASED)."""
+    def open_event(self, topic: str, state: bytes, stream_id: UUID | None = None) -> Event:
+        """One stored row back to its model, personal fields opened (or ERASED).
+
+        `stream_id`: the row's stream (its case), when the caller has it as a UUID already.
+        """
         cls = EVENT_TYPES[topic]
         if SEALED_MARK not in state:
             return cls.model_validate_json(state)
@@ -133,6 +136,10 @@ class Sealer:
         place = _place(data["case_id"], data["event_id"])
         case_id: UUID | None = None
         key: AESGCM | None = None
+        if stream_id is not None:
+            # The key is looked up by the stream; the associated data still comes from the
+            # row's own case_id, so a row under the wrong stream does not open.
+            case_id, key = stream_id, self.keys.for_opening(stream_id)
         for name in personal_fields(cls):
             value = data.get(name)
             if name == "fields" and isinstance(value, dict):

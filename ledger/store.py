@@ -84,8 +84,11 @@ class EventStoreApplication(Application[UUID]):
     def decode_rows(self, rows: Sequence[Notification]) -> list[Event]:
         """A batch of stored rows back to their models: the keys of all their cases read in
         one query first, instead of one query per case as each is met."""
-        self.case_keys.load(list({UUID(str(r.originator_id)) for r in rows if SEALED_MARK in r.state}))
-        return [self.sealer.open_event(r.topic, r.state) for r in rows]
+        streams = [_uuid(r.originator_id) for r in rows]
+        self.case_keys.load(list({s for s, r in zip(streams, rows, strict=True)
+                                  if SEALED_MARK in r.state}))
+        return [self.sealer.open_event(r.topic, r.state, s)
+                for s, r in zip(streams, rows, strict=True)]
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         environment = super().construct_env(name, env)
@@ -98,6 +101,10 @@ class EventStoreApplication(Application[UUID]):
 
     def construct_mapper(self) -> Mapper[UUID]:
         return EventMapper(transcoder=self.factory.transcoder())
+
+
+def _uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
 
 
 def resolve_url(url: str | None) -> str:
