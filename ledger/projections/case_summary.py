@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import ClassVar
 from uuid import UUID
@@ -13,6 +14,9 @@ from ledger.encryption import Sealer
 from ledger.policies.calendar import end_of_day
 from ledger.projections.base import CaseChange, Rows
 from ledger.projections.sql import Cursor
+
+Seal = Callable[[str, str], str]
+"""Seals a personal value for a row: (purpose, value) to the text the row holds."""
 
 
 class ConsentInForce(BaseModel):
@@ -60,11 +64,17 @@ class CaseSummary(BaseModel):
     events: int
 
 
-def summarise(case: Case, at: datetime) -> CaseSummary:
-    """The summary of `case` as it stands at moment `at` (consents expire with time)."""
+def summarise(case: Case, at: datetime, seal: Seal | None = None) -> CaseSummary:
+    """The summary of `case` as it stands at moment `at` (consents expire with time).
+
+    `seal`: applied to each personal value (purpose, value), for a row (see `sealed_summary`).
+    """
+    def personal(purpose: str, value: str) -> str:
+        return value if seal is None else seal(purpose, value)
+
     return CaseSummary(
         case_id=case.id,
-        child_ref=case.child_ref,
+        child_ref=personal("summary.child_ref", case.child_ref),
         unit=case.unit,
         service=case.service,
         status=case.status,
@@ -89,7 +99,7 @@ def summarise(case: Case, at: datetime) -> CaseSummary:
         open_tiltak=tuple(
             OpenTiltak(
                 tiltak_id=t.tiltak_id,
-                description=t.description,
+                description=personal(f"summary.tiltak.{t.tiltak_id}", t.description),
                 status=t.status,
                 responsible=t.responsible,
                 evaluate_by=t.evaluate_by,
@@ -144,24 +154,18 @@ class CaseSummaryProjection:
         )
 
     def rows(self, cursor: Cursor, change: CaseChange) -> Rows:
-        summary = sealed_summary(summarise(change.case, change.as_of), change, cursor)
+        summary = sealed_summary(change, cursor)
         return {"case_summary": [(
             str(summary.case_id), summary.unit, summary.status, summary.level, summary.holder,
             utc_text(summary.last_activity), summary.model_dump_json(),
         )]}
 
 
-def sealed_summary(summary: CaseSummary, change: CaseChange, cursor: Cursor) -> CaseSummary:
+def sealed_summary(change: CaseChange, cursor: Cursor) -> CaseSummary:
     """The summary as its row holds it: the child's reference and tiltak texts sealed."""
-    return summary.model_copy(update={
-        "child_ref": change.sealed(cursor, "summary.child_ref", summary.child_ref),
-        "open_tiltak": tuple(
-            t.model_copy(update={"description": change.sealed(
-                cursor, f"summary.tiltak.{t.tiltak_id}", t.description
-            )})
-            for t in summary.open_tiltak
-        ),
-    })
+    return summarise(
+        change.case, change.as_of, lambda purpose, value: change.sealed(cursor, purpose, value)
+    )
 
 
 def opened_summary(summary: CaseSummary, sealer: Sealer) -> CaseSummary:

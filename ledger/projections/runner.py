@@ -141,6 +141,10 @@ class ProjectionRunner:
             return 0
         last = rows[-1][0]
         rulebook = self._rulebook_at(cursor, start)
+        sealer = self.db.store.sealer
+        if sealer is not None:
+            # The keys to open the batch's events with, in one query, not one per case.
+            sealer.keys.load(list({row[1] for row in rows} - {LEDGER_ID}), cursor.raw)
         # Which cases each target must refresh: those with events after its own position.
         changed: dict[str, set[UUID]] = {t.tracking_name: set() for t in targets}
         everything: set[str] = set()
@@ -238,7 +242,9 @@ class ProjectionRunner:
 
     def _fold(self, cursor: Cursor, case_id: UUID, version: int, event: CaseEvent) -> None:
         case = self._cases.get(case_id)
-        if case is None or case.version != version - 1:
+        if version == 1:
+            case = Case(id=case_id)  # its first event: nothing before it to read
+        elif case is None or case.version != version - 1:
             case = self._load(cursor, case_id, self.db.select_stream(cursor, case_id, below=version))
         case._apply(event)
         self._remember(case)

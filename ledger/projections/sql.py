@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any, Literal
 from uuid import UUID
 
@@ -115,4 +116,10 @@ class Database:
 
 def as_uuid(value: Any) -> UUID:
     """An id column's value as a UUID (SQLite stores text, PostgreSQL a uuid)."""
-    return value if isinstance(value, UUID) else UUID(str(value))
+    return value if isinstance(value, UUID) else _parsed(str(value))
+
+
+@lru_cache(maxsize=200_000)
+def _parsed(text: str) -> UUID:
+    # A case's id comes back with each of its events: parse it once, not every time.
+    return UUID(text)
