@@ -19,7 +19,7 @@ from ledger.policies.deadlines import deadlines
 from ledger.policies.rulebook import Duration, load_rulebook
 from ledger.projections.open_deadlines import judged_at
 from ledger.projections.runner import TRACKING_TABLE
-from tests.cast import PPT_ADVISER, RECTOR, TEACHER, SetClock
+from tests.cast import PPT_ADVISER, RECTOR, TEACHER, TILSYN, SetClock
 from tests.test_property_replay import STEPS
 
 TABLES = ("bti_case_summary", "bti_deadlines", "bti_stafett", "bti_access")
@@ -177,6 +177,61 @@ def test_an_interrupted_rebuild_continues_and_the_old_tables_serve_meanwhile(
     assert ledger.deadlines(case_id=new_case)
     runner.rebuild()
     assert dump(ledger) == after
+
+
+def interleaved_cases(ledger: CaseLedger, clock: SetClock) -> list[UUID]:
+    """Three § 12-saker worked on in turn, so each case's events span many small batches."""
+    cases = [
+        ledger.register_undring(
+            actor=TEACHER, child_ref=f"Elev-{n}", child_birth_date="2014-05-01",
+            unit="Fossen skole", service="skole", noticed_at=clock.now,
+            observations="Står alene i friminuttene.", tracks=["skolemiljo"],
+        ).case_id
+        for n in range(3)
+    ]
+    for case in cases:
+        clock.advance(hours=1)
+        ledger.share_with_leader(case, actor=TEACHER, leader=RECTOR.person, how="samtale")
+    for case in cases:
+        clock.advance(hours=1)
+        ledger.invite_to_samtale(
+            case, actor=TEACHER, with_whom=["guardians"], planned_at=clock.now + timedelta(days=2)
+        )
+    clock.advance(hours=1)
+    ledger.close_case(
+        cases[1], actor=RECTOR, reason="Ingen videre bekymring", closing_note="Går bra nå."
+    )
+    return cases
+
+
+class Stopped(Exception):
+    """The rebuild was stopped from outside (as by a kill between two batches)."""
+
+
+@pytest.mark.parametrize("batches", [1, 2, 3, 5])
+def test_a_rebuild_stopped_after_any_batch_and_run_again_by_a_new_process_equals_the_live_rows(
+    database_url: str, ledger: CaseLedger, clock: SetClock, batches: int
+) -> None:
+    interleaved_cases(ledger, clock)
+    before = dump(ledger)
+    runner = ledger.read_models.runner
+    runner.rebuild_batch_size = 2
+    done: list[int] = []
+
+    def stop_after_some(count: int) -> None:
+        done.append(count)
+        if len(done) == batches:
+            raise Stopped
+
+    with pytest.raises(Stopped):
+        runner.rebuild(progress=stop_after_some)
+    assert positions(ledger)["deadlines_rebuild"] == 2 * batches
+    # Another process continues: nothing the first one folded in memory survives.
+    with CaseLedger.open(database_url, clock=clock, reader=TILSYN) as again:
+        again.read_models.runner.rebuild_batch_size = 2
+        again.read_models.runner.rebuild()
+    assert dump(ledger) == before
+    assert "deadlines_rebuild" not in positions(ledger)
 
 
 def test_a_new_rulebook_recomputes_deadlines_from_the_same_events(

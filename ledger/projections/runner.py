@@ -9,7 +9,7 @@ SQLite), so two processes catching up at once take turns instead of applying twi
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from threading import Event as StopSignal
 from typing import cast
@@ -145,12 +145,11 @@ class ProjectionRunner:
         if sealer is not None:
             # The keys to open the batch's events with, in one query, not one per case.
             sealer.keys.load(list({row[1] for row in rows} - {LEDGER_ID}), cursor.raw)
-        # Which cases each target must refresh: those with events after its own position.
-        changed: dict[str, set[UUID]] = {t.tracking_name: set() for t in targets}
         everything: set[str] = set()
-        folded: set[UUID] = set()
+        newest: dict[UUID, int] = {}  # each case folded here: the position of its newest event
+        decode = self.db.store.decode
         for notification_id, stream, version, topic, state in rows:
-            event = self.db.store.decode(topic, state)
+            event = decode(topic, state)
             if isinstance(event, RulebookAdopted):
                 rulebook = self._remember_rulebook(notification_id, event)
                 for target in targets:
@@ -158,10 +157,14 @@ class ProjectionRunner:
                         everything.add(target.tracking_name)  # deadlines follow the rulebook
                 continue
             self._fold(cursor, stream, version, cast(CaseEvent, event))
-            folded.add(stream)
-            for target in targets:
-                if notification_id > positions[target.tracking_name]:
-                    changed[target.tracking_name].add(stream)
+            newest[stream] = notification_id
+        # Which cases each target must refresh: those with events after its own position.
+        changed = {
+            t.tracking_name: {
+                c for c, at in newest.items() if at > positions[t.tracking_name]
+            }
+            for t in targets
+        }
         if rulebook is None:
             raise RuntimeError("the event log has case events before any RulebookAdopted")
         if everything:
@@ -171,7 +174,7 @@ class ProjectionRunner:
         if finals is not None:
             for name, case_ids in changed.items():
                 changed[name] = {c for c in case_ids if finals.get(c, 0) <= last}
-        self._write(cursor, targets, changed, rulebook=rulebook, last=last, folded=folded)
+        self._write(cursor, targets, changed, rulebook=rulebook, last=last, folded=newest.keys())
         if finals is not None:
             for case_id in set().union(*changed.values()):
                 self._cases.pop(case_id, None)  # done with it: memory for the cases under way
@@ -184,7 +187,7 @@ class ProjectionRunner:
 
     def _write(
         self, cursor: Cursor, targets: list[Target], changed: dict[str, set[UUID]], *,
-        rulebook: Rulebook, last: int, folded: set[UUID],
+        rulebook: Rulebook, last: int, folded: Collection[UUID],
     ) -> None:
         """Replace the rows of the changed cases: one DELETE and one INSERT per table.
 
@@ -244,10 +247,12 @@ class ProjectionRunner:
         case = self._cases.get(case_id)
         if version == 1:
             case = Case(id=case_id)  # its first event: nothing before it to read
+            self._remember(case)
         elif case is None or case.version != version - 1:
             case = self._load(cursor, case_id, self.db.select_stream(cursor, case_id, below=version))
+        else:
+            self._cases.move_to_end(case_id)
         case._apply(event)
-        self._remember(case)
 
     def _case_until(self, cursor: Cursor, case_id: UUID, position: int) -> Case:
         """The case as the events up to `position` make it, read from the store.
