@@ -21,7 +21,7 @@ from uuid import UUID
 
 from ledger.events import Actor
 from ledger.projections.case_summary import utc_text
-from ledger.projections.sql import Database
+from ledger.projections.sql import Cursor, Database
 
 TABLE = "bti_access_log"
 
@@ -66,6 +66,16 @@ class AccessLog:
     def __init__(self, database: Database) -> None:
         self.db = database
         self.table = database.table(TABLE)
+        # Written once: the same text each time lets both drivers reuse the prepared statement.
+        self._insert = (
+            f"INSERT INTO {self.table} "
+            "(at, case_id, person, role, service, unit, what, purpose, outcome, code) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        )
+        # A write that changes nothing (UPDATE of no row: the trigger fires per row): it takes
+        # SQLite's write lock at the start of a transaction that reads before it appends, so
+        # the append cannot fail on a snapshot another process has moved on from meanwhile.
+        self._lock = f"UPDATE {self.table} SET id = id WHERE id < 0"
 
     def setup(self) -> None:
         """Create the table and the triggers that keep it append-only, if missing."""
@@ -140,13 +150,33 @@ class AccessLog:
     ) -> None:
         """Write one entry (committed before the caller returns anything)."""
         with self.db.transaction() as cursor:
-            cursor.execute(
-                f"INSERT INTO {self.table} "
-                "(at, case_id, person, role, service, unit, what, purpose, outcome, code) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (utc_text(at), str(case_id), reader.person, reader.role, reader.service,
-                 reader.unit, what, purpose, outcome, code),
-            )
+            self.append_in(cursor, at=at, case_id=case_id, reader=reader, what=what,
+                           purpose=purpose, outcome=outcome, code=code)
+
+    def lock(self, cursor: Cursor) -> None:
+        """Take the write lock first, in a transaction that reads and then appends (SQLite)."""
+        if self.db.dialect == "sqlite":
+            cursor.execute(self._lock)
+
+    def append_in(
+        self,
+        cursor: Cursor,
+        *,
+        at: datetime,
+        case_id: UUID,
+        reader: Actor,
+        what: What,
+        purpose: str | None,
+        outcome: Outcome,
+        code: str | None = None,
+    ) -> None:
+        """Write one entry in the caller's transaction; nothing is to be returned before it
+        commits (on SQLite, take `lock` first if the transaction reads before this)."""
+        cursor.execute(
+            self._insert,
+            (utc_text(at), str(case_id), reader.person, reader.role, reader.service,
+             reader.unit, what, purpose, outcome, code),
+        )
 
     def entries(self, case_id: UUID) -> list[AccessLogEntry]:
         """The case's entries in the order they were written."""

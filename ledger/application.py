@@ -7,7 +7,9 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -75,10 +77,12 @@ from ledger.policies.access import Grant, refusal
 from ledger.policies.deadlines import Deadline
 from ledger.policies.identity import IdentityNumberInvalid
 from ledger.policies.rulebook import Rulebook, load_rulebook
-from ledger.projections.case_summary import CaseSummary
+from ledger.projections.case_access import query_access
+from ledger.projections.case_summary import CaseSummary, opened_summary, summary_as_of
 from ledger.projections.open_deadlines import DeadlineQuery
 from ledger.projections.reading import ReadModels
-from ledger.projections.sql import Database
+from ledger.projections.runner import TRACKING_TABLE
+from ledger.projections.sql import Cursor, Database
 from ledger.projections.stafett import StafettRow
 from ledger.store import EventStoreApplication, open_store, resolve_url
 
@@ -89,6 +93,26 @@ E = TypeVar("E", bound=CaseEvent)
 
 MAX_ATTEMPTS = 30
 """How often a command is re-checked and retried when another writer got there first."""
+
+CHECKED_FROM = ("access", "case_summary")
+"""The projections a read checked from the projections needs at the case's newest event."""
+
+
+class _Undecided(Enum):
+    """Why the projections did not decide a read; the aggregate decides it then."""
+
+    BEHIND = "behind"
+    """A projection has not reached the case's newest event (or the case has none)."""
+    NOT_BY_PROJECTION = "not_by_projection"
+    """No grant that holds whatever the time lets the reader in (a consent, or a refusal)."""
+
+
+@dataclass(frozen=True)
+class _Allowed:
+    """A read the projections allowed and the audit logged, in one transaction."""
+
+    summary: str | None
+    """The case's summary row as stored (sealed), when it was asked for."""
 
 
 def system_clock() -> datetime:
@@ -167,6 +191,21 @@ class CaseLedger:
         """Why they read (written to the read audit with every entry)."""
         self.read_audit = AccessLog(self.read_models.db)
         self.read_audit.setup()
+        db = self.read_models.db
+        tracking = db.table(TRACKING_TABLE)
+        head = f"SELECT MAX({db.position_column}) FROM {db.events_table}"
+        self._live = list(self.read_models.runner.projections)
+        self._sql_behind = (
+            f"SELECT ({head}), (SELECT MIN(position) FROM {tracking} "
+            f"WHERE name IN ({', '.join(['%s'] * len(self._live))}))"
+        )
+        # One statement, so the case's head, the positions and the row are one snapshot.
+        self._sql_read = (
+            f"SELECT ({head} WHERE originator_id = %s), "
+            f"(SELECT MIN(position) FROM {tracking} WHERE name IN (%s, %s)), "
+            f"(SELECT summary FROM {db.table('bti_case_summary')} WHERE case_id = %s)"
+        )
+        self._access_table = db.table("bti_access")
         self._owns_store = True
         self._admitted: frozenset[UUID] = frozenset()
 
@@ -269,7 +308,7 @@ class CaseLedger:
         read, one audit entry, whatever the path reads of the case underneath. Refused:
         `AccessRefused`, logged as refused.
         """
-        case_uuid = self._checked(case_id, what).id
+        case_uuid = self._checked_id(case_id, what)
         view = copy.copy(self)
         view._owns_store = False
         view._admitted = self._admitted | {case_uuid}
@@ -519,7 +558,10 @@ class CaseLedger:
         return case
 
     def _checked(self, case_id: UUID | str, what: What) -> Case:
-        """The case, if the reader may read it now; the read is logged either way."""
+        """The case, if the reader may read it now; the read is logged either way.
+
+        For the reads that need the folded case anyway: the policy judges it directly.
+        """
         if self.reader is None:
             raise LedgerError("reader_required")
         case = self.case_for_daemon(case_id)
@@ -534,6 +576,68 @@ class CaseLedger:
         if code is not None:
             raise AccessRefused(code, case=case.id)
         return case
+
+    def _checked_id(self, case_id: UUID | str, what: What) -> UUID:
+        """The case's id, if the reader may read it now; the read is logged either way.
+
+        For the reads that need only the id: decided from the access projection when it can
+        be (`_read_by_projection`), else by the policy on the folded case (`_checked`).
+        """
+        if self.reader is None:
+            raise LedgerError("reader_required")
+        case_uuid = parse_uuid(case_id, "case_id")
+        if case_uuid in self._admitted:
+            return case_uuid
+        if self._read_by_projection(case_uuid, what, self.reader) is None:
+            self._checked(case_uuid, what)
+        return case_uuid
+
+    def _read_by_projection(self, case_id: UUID, what: What, reader: Actor) -> _Allowed | None:
+        """Allow and log a read in one transaction from the projections, if they decide it.
+
+        They decide it only when the access and summary projections have reached the case's
+        newest event and one of its grants that holds whatever the time (own service,
+        leader, a holder of the own service, tilsyn: no consent, no end) applies to the
+        reader: such a grant is the policy's own `grants(case, at)` row for every `at`, so
+        `Grant.applies_to` over it is the policy's `may_read`. Anything else (a consent,
+        which depends on the moment; a refusal, which must name its reason) is left to the
+        policy on the folded case (None). Projections behind are caught up once first.
+        """
+        self.read_models.runner.setup()
+        for attempt in range(2):
+            with self.read_models.db.transaction() as cursor:
+                found = self._decide_in(cursor, case_id, what, reader)
+            if found is _Undecided.BEHIND and attempt == 0 and self.inline_projections:
+                self._project_if_behind()
+                continue
+            return found if isinstance(found, _Allowed) else None
+        return None
+
+    def _decide_in(
+        self, cursor: Cursor, case_id: UUID, what: What, reader: Actor
+    ) -> _Allowed | _Undecided:
+        # Appended in the transaction that reads, so the entry and the row returned are
+        # one snapshot, committed (SQLite: fsync'ed) before anything is returned.
+        self.read_audit.lock(cursor)
+        db = self.read_models.db
+        cursor.execute(self._sql_read, (db.stream_key(case_id), *CHECKED_FROM, str(case_id)))
+        row = cursor.fetchone()
+        if row is None or row[0] is None:
+            return _Undecided.NOT_BY_PROJECTION  # no such case: the policy path says so
+        if row[1] is None or int(row[1]) < int(row[0]):
+            return _Undecided.BEHIND
+        now = self.clock()
+        timeless = any(
+            g.may_read and g.consent_id is None and g.until is None and g.applies_to(reader)
+            for g in query_access(cursor, self._access_table, case_id, now)
+        )
+        if not timeless:
+            return _Undecided.NOT_BY_PROJECTION
+        self.read_audit.append_in(
+            cursor, at=now, case_id=case_id, reader=reader, what=what, purpose=self.purpose,
+            outcome="allowed",
+        )
+        return _Allowed(summary=row[2])
 
     def _lister(self) -> Actor:
         """The reader a listing is filtered for; the coordinator sees no case identities."""
@@ -556,11 +660,37 @@ class CaseLedger:
         except Exception:
             log.exception("projections could not catch up; they will on the next try")
 
+    def _project_if_behind(self) -> None:
+        """`project`, for a query: one read when the projections are at the log's head.
+
+        A catch-up that finds nothing still takes the write lock (and on SQLite writes
+        the positions it locks), so a query asks first.
+        """
+        if not self.inline_projections:
+            return
+        self.read_models.runner.setup()
+        with self.read_models.db.transaction() as cursor:
+            cursor.execute(self._sql_behind, self._live)
+            row = cursor.fetchone()
+        if row is not None and row[0] is not None and row[1] is not None and row[1] >= row[0]:
+            return
+        self.project()
+
     def summary(self, case_id: UUID | str) -> CaseSummary:
         """The case as a user sees it now, from the case summary projection."""
-        case = self._checked(case_id, "show")
-        self.project()
-        found = self.read_models.summary(case.id, self.clock())
+        if self.reader is None:
+            raise LedgerError("reader_required")
+        case_uuid = parse_uuid(case_id, "case_id")
+        if case_uuid not in self._admitted:
+            allowed = self._read_by_projection(case_uuid, "show", self.reader)
+            if allowed is not None and allowed.summary is not None:
+                now = self.clock()
+                stored = CaseSummary.model_validate_json(allowed.summary)
+                return summary_as_of(opened_summary(stored, self.store.sealer), now)
+            if allowed is None:
+                self._checked(case_uuid, "show")
+        self._project_if_behind()
+        found = self.read_models.summary(case_uuid, self.clock())
         if found is None:
             raise LedgerError("case_unknown", case=case_id)
         return found
@@ -576,8 +706,7 @@ class CaseLedger:
         """
         from ledger.transfer import export_events  # noqa: PLC0415 (transfer imports this module)
 
-        case = self._checked(case_id, "export")
-        return export_events(self, case_id=case.id)
+        return export_events(self, case_id=self._checked_id(case_id, "export"))
 
     def export_all(self) -> Iterator[bytes]:
         """Every event of the ledger in the public JSON shape (an archive, or a move).
@@ -588,7 +717,7 @@ class CaseLedger:
         from ledger.transfer import export_events  # noqa: PLC0415 (transfer imports this module)
 
         self._lister()
-        self.project()
+        self._project_if_behind()
         for summary in self.read_models.cases(self.clock()):
             self._checked(summary.case_id, "export")
         return export_events(self)
@@ -596,8 +725,7 @@ class CaseLedger:
     def access_log(self, case_id: UUID | str) -> list[AccessLogEntry]:
         """Who read the case, when, what and why (art. 15); a checked read, logged itself
         (what=`access_log`), so the log shows who looked at it."""
-        case = self._checked(case_id, "access_log")
-        return self.read_audit.entries(case.id)
+        return self.read_audit.entries(self._checked_id(case_id, "access_log"))
 
     def all_events(self, batch: int = 1000) -> Iterator[Event]:
         """Every event of the ledger in the order it was recorded, read in batches."""
@@ -612,7 +740,7 @@ class CaseLedger:
     def list_cases(self, unit: str | None = None, status: str | None = None) -> list[CaseSummary]:
         """The cases the reader may read, with level and holder, by unit and status, newest first."""
         reader = self._lister()
-        self.project()
+        self._project_if_behind()
         return self.read_models.cases(self.clock(), unit=unit, status=status, reader=reader)
 
     def deadlines(
@@ -627,7 +755,7 @@ class CaseLedger:
     ) -> list[Deadline]:
         """Deadlines of the cases the reader may read: open and overdue unless `include_closed`."""
         reader = self._lister()
-        self.project()
+        self._project_if_behind()
         now = self.clock()
         query = DeadlineQuery(
             due_before=now + due_within if due_within is not None else None,
@@ -638,15 +766,15 @@ class CaseLedger:
 
     def access(self, case_id: UUID | str) -> list[Grant]:
         """Which services and persons may read or write the case now, and why; a checked read."""
-        case = self._checked(case_id, "access")
-        self.project()
-        return self.read_models.access(case.id, self.clock())
+        case_uuid = self._checked_id(case_id, "access")
+        self._project_if_behind()
+        return self.read_models.access(case_uuid, self.clock())
 
     def stafett(self, person: str | None = None) -> list[StafettRow]:
         """Open cases a person holds or is asked to take over (every open case if no person),
         of those the reader may read."""
         reader = self._lister()
-        self.project()
+        self._project_if_behind()
         return self.read_models.stafett(person, reader=reader, now=self.clock())
 
     # ---- erasure and the child's identity number (docs/privacy.md) ----------------------
