@@ -200,8 +200,14 @@ class CaseLedger:
             f"WHERE name IN ({', '.join(['%s'] * len(self._live))}))"
         )
         # One statement, so the case's head, the positions and the row are one snapshot.
+        # The newest version's position, by the stream's own index (a MAX() over the
+        # position led PostgreSQL's planner down the position index, row by row).
+        newest = (
+            f"SELECT {db.position_column} FROM {db.events_table} WHERE originator_id = %s "
+            "ORDER BY originator_version DESC LIMIT 1"
+        )
         self._sql_read = (
-            f"SELECT ({head} WHERE originator_id = %s), "
+            f"SELECT ({newest}), "
             f"(SELECT MIN(position) FROM {tracking} WHERE name IN (%s, %s)), "
             f"(SELECT summary FROM {db.table('bti_case_summary')} WHERE case_id = %s)"
         )
