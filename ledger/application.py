@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import logging
 import random
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -93,6 +95,9 @@ E = TypeVar("E", bound=CaseEvent)
 
 MAX_ATTEMPTS = 30
 """How often a command is re-checked and retried when another writer got there first."""
+
+WRITTEN_CASES = 512
+"""Cases kept as this process last saved them, so the next command on one needs no replay."""
 
 CHECKED_FROM = ("access", "case_summary")
 """The projections a read checked from the projections needs at the case's newest event."""
@@ -214,6 +219,9 @@ class CaseLedger:
         self._access_table = db.table("bti_access")
         self._owns_store = True
         self._admitted: frozenset[UUID] = frozenset()
+        self._written: OrderedDict[UUID, Case] = OrderedDict()
+        """Cases as this process's last save left them (shared with `reading_as` views)."""
+        self._written_lock = threading.Lock()
 
     # ---- opening and creating ----------------------------------------------------------
 
@@ -365,7 +373,7 @@ class CaseLedger:
         self._fill_ids(cls, fields)
         the_event_id = event_id or uuid4()
         for attempt in range(MAX_ATTEMPTS):
-            case = self._load(case_uuid)
+            case = self._take_written(case_uuid) or self._load(case_uuid)
             now = self.clock()
             event = build_event(cls, {
                 **fields,
@@ -384,9 +392,26 @@ class CaseLedger:
                 # new state, after a short random pause so the writers spread out.
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
+            self._keep_written(case)
             self.project()
             return event
         raise ConcurrencyConflict("concurrency_conflict", case=case_uuid)
+
+    def _take_written(self, case_id: UUID) -> Case | None:
+        """The case as this process last saved it, taken out so no other command shares it.
+
+        It may be behind the store (another process wrote since): then the save clashes
+        on the version, as any stale load would, and the command is re-checked on a replay.
+        """
+        with self._written_lock:
+            return self._written.pop(case_id, None)
+
+    def _keep_written(self, case: Case) -> None:
+        """Keep a case just saved: its state is what a replay of its stored events gives."""
+        with self._written_lock:
+            self._written[case.id] = case
+            while len(self._written) > WRITTEN_CASES:
+                self._written.popitem(last=False)
 
     @staticmethod
     def _event_class(action: str | type[CaseEvent]) -> type[CaseEvent]:
@@ -801,6 +826,7 @@ class CaseLedger:
             actor = self.reader
         who = actor_from(actor)
         case_uuid = parse_uuid(case_id, "case_id")
+        self._take_written(case_uuid)  # its personal data is not kept past the erasure
         for attempt in range(MAX_ATTEMPTS):
             case = self._load(case_uuid)
             if case.status == "new":
