@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -15,8 +15,10 @@ from ledger.application import CaseLedger
 from ledger.case import Case
 from ledger.errors import RuleViolation
 from ledger.policies.access import grants
+from ledger.policies.calendar import OSLO
 from ledger.policies.deadlines import deadlines
 from ledger.policies.rulebook import Duration, load_rulebook
+from ledger.projections.case_summary import utc_text
 from ledger.projections.open_deadlines import judged_at
 from ledger.projections.runner import TRACKING_TABLE
 from tests.cast import PPT_ADVISER, RECTOR, TEACHER, TILSYN, SetClock
@@ -310,3 +312,11 @@ def test_the_access_projection_shows_who_may_read_and_write_and_drops_an_expired
     later = ledger.access(case)
     assert "ppt" not in {g.principal for g in later}
     assert ("service", "skole", "own_service") in {(g.principal_kind, g.principal, g.basis) for g in later}
+
+
+@given(moment=st.datetimes(
+    min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(OSLO)
+))
+def test_a_moment_is_written_as_the_same_sortable_utc_text_as_before(moment: datetime) -> None:
+    # The text is compared in queries against rows written by earlier versions.
+    assert utc_text(moment) == moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

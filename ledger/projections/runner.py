@@ -199,11 +199,10 @@ class ProjectionRunner:
         sealer = self.db.store.sealer
         if sealer is not None:
             sealer.keys.load(wanted, cursor.raw)  # every key the batch seals with, in one query
-        cases = {
-            case_id: self._cases[case_id] if case_id in folded
-            else self._case_until(cursor, case_id, last)
-            for case_id in wanted
-        }
+        cases: dict[UUID, Case] = {}
+        for case_id in wanted:
+            held = self._cases.get(case_id) if case_id in folded else None
+            cases[case_id] = held if held is not None else self._case_until(cursor, case_id, last)
         # One change per case, shared by the projections: deadlines are computed once.
         shared = {
             case_id: CaseChange(case, rulebook, sealer)
