@@ -163,3 +163,31 @@ def test_delivering_reminders_is_no_activity_on_the_case(
     stalled_after = next(d for d in ledger.deadlines(case_id=case_id) if d.rule == "stalled_case")
     assert stalled_after.deadline_id == stalled_before.deadline_id
     assert ledger.case(case_id).last_activity == stalled_before.basis_at
+
+
+def test_a_deadline_reminded_at_every_stage_is_not_read_again_at_each_tick(
+    ledger: CaseLedger, database_url: str, clock: SetClock
+) -> None:
+    # The § 12 innkalling is missed and the case stays open: the deadline stays undone for
+    # as long as the case is, but once all its stages are issued a tick leaves it out
+    # (with a hundred thousand open cases a tick must not grow with every missed deadline).
+    from ledger.reminders.due import horizon
+    from ledger.reminders.issuing import undone_deadlines
+
+    case_id = register_s12_undring(ledger, clock)
+    ledger.share_with_leader(case_id, actor=TEACHER, leader=RECTOR.person, how="samtale")
+    tick_until(database_url, clock, until_days=12)
+    assert [s for rule, s in stages(ledger, case_id) if rule == "s12_innkalling"] == [
+        "upcoming", "due", "overdue",
+    ]
+    with running_daemon(database_url, clock, SIX_HOURLY) as daemon:
+        db, rulebook = ledger.read_models.db, ledger.rulebook
+        names = [stage.name for stage in rulebook.reminder_stages]
+        until = horizon(rulebook, clock.now)
+        every = {d.rule for d in undone_deadlines(db, until)}
+        still = {d.rule for d in undone_deadlines(db, until, daemon.outbox, names)}
+        assert "s12_innkalling" in every
+        assert "s12_innkalling" not in still
+        report = daemon.tick().issued
+    assert report is not None and report.issued == 0
+    assert len([s for rule, s in stages(ledger, case_id) if rule == "s12_innkalling"]) == 3

@@ -50,7 +50,8 @@ class IssueReport:
     issued: int = 0
     late: int = 0
     seen_before: int = 0
-    """Issued at an earlier tick: the outbox has them."""
+    """Issued at an earlier tick: the outbox has them. Counted for deadlines that still have
+    a stage to come; one whose every stage is issued is not read at all."""
     duplicates: int = 0
     """Already in the case (another daemon was quicker, or they came with an import): the
     ledger refuses a second, as it should."""
@@ -60,16 +61,33 @@ class IssueReport:
     """Refused by the ledger for another reason (logged)."""
 
 
-def undone_deadlines(db: Database, until: datetime) -> list[Deadline]:
-    """Deadlines of open cases, open or missed, due by `until`, from the projections."""
-    with db.transaction() as cursor:
-        cursor.execute(
-            f"SELECT d.deadline FROM {db.table('bti_deadlines')} d "
-            f"JOIN {db.table('bti_case_summary')} s ON s.case_id = d.case_id "
-            "WHERE s.status = 'open' AND d.state IN ('open', 'missed') AND d.due_at <= %s "
-            "ORDER BY d.due_at, d.deadline_id",
-            (moment_text(until),),
+def undone_deadlines(
+    db: Database, until: datetime, outbox: Outbox | None = None, stages: Sequence[str] = ()
+) -> list[Deadline]:
+    """Deadlines of open cases, open or missed, due by `until`, from the projections.
+
+    With the outbox and the rulebook's stage names: only those with a stage the outbox does
+    not hold as issued yet. A missed deadline stays undone for as long as the case is open,
+    and a tick must not cost more with every one of them: once each of its stages is issued
+    the database leaves it out (an index probe per row), and the tick reads what is left.
+    """
+    statement = (
+        f"SELECT d.deadline FROM {db.table('bti_deadlines')} d "
+        f"JOIN {db.table('bti_case_summary')} s ON s.case_id = d.case_id "
+        "WHERE s.status = 'open' AND d.state IN ('open', 'missed') AND d.due_at <= %s "
+    )
+    params: list[object] = [moment_text(until)]
+    if outbox is not None and stages:
+        outbox.setup()
+        marks = ", ".join(["%s"] * len(stages))
+        statement += (
+            f"AND (SELECT COUNT(DISTINCT o.stage) FROM {outbox.table} o "
+            f"WHERE o.deadline_id = d.deadline_id AND o.stage IN ({marks}) "
+            "AND o.status <> 'intended') < %s "
         )
+        params += [*stages, len(set(stages))]
+    with db.transaction() as cursor:
+        cursor.execute(statement + "ORDER BY d.due_at, d.deadline_id", tuple(params))
         return [Deadline.model_validate_json(row[0]) for row in cursor.fetchall()]
 
 
@@ -106,7 +124,10 @@ class Issuer:
         catch_up(self.ledger)
         candidates = [
             due
-            for deadline in undone_deadlines(self.ledger.read_models.db, horizon(rulebook, now))
+            for deadline in undone_deadlines(
+                self.ledger.read_models.db, horizon(rulebook, now), self.outbox,
+                [stage.name for stage in rulebook.reminder_stages],
+            )
             for due in reached_stages(deadline, rulebook, now)
         ]
         known = self.outbox.known(due.reminder_id for due in candidates)

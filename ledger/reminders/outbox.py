@@ -154,6 +154,11 @@ class Outbox:
             cursor.execute(
                 f"CREATE INDEX IF NOT EXISTS bti_reminder_outbox_case ON {self.table} (case_id)"
             )
+            # The tick asks, per undone deadline, which of its stages are issued already.
+            cursor.execute(
+                f"CREATE INDEX IF NOT EXISTS bti_reminder_outbox_deadline "
+                f"ON {self.table} (deadline_id, stage, status)"
+            )
 
     # ---- the issuer's side -------------------------------------------------------------
 
