@@ -34,9 +34,10 @@ that is a signed checkpoint of the head held by someone else (`replay/checkpoint
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from itertools import pairwise
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import orjson
@@ -44,8 +45,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError, StoredEv
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 from eventsourcing.utils import retry
-from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 CHAIN_TABLE = "bti_chain"
@@ -54,6 +54,8 @@ GENESIS = bytes(32)
 
 _DOMAIN = b"bti-ledger event v1\x00"
 """Prefixed to every event hash, so a hash of this chain is never a hash of anything else."""
+
+_sha256 = hashlib.sha256
 
 
 def event_hash(stream_id: UUID, version: int, topic: str, state: bytes) -> bytes:
@@ -67,32 +69,37 @@ def event_hash(stream_id: UUID, version: int, topic: str, state: bytes) -> bytes
 
 def event_hash_of(stream_id: bytes, version: int, topic: str, state: bytes) -> bytes:
     """`event_hash` with the stream id as its 16 bytes (what a verifier reads fastest)."""
-    topic_bytes = topic.encode("utf-8")
-    return hashlib.sha256(
-        b"".join((
-            _DOMAIN,
-            stream_id,
-            version.to_bytes(8, "big", signed=True),
-            len(topic_bytes).to_bytes(4, "big"),
-            topic_bytes,
-            state,
-        ))
+    return _sha256(
+        _DOMAIN + stream_id + version.to_bytes(8, "big", signed=True) + _topic_field(topic) + state
     ).digest()
+
+
+_topic_fields: dict[str, bytes] = {}
+
+
+def _topic_field(topic: str) -> bytes:
+    """The topic as hashed, its length first; cached, as a ledger has a few dozen topics."""
+    field = _topic_fields.get(topic)
+    if field is None:
+        encoded = topic.encode("utf-8")
+        field = len(encoded).to_bytes(4, "big") + encoded
+        if len(_topic_fields) < 1024:  # a store of arbitrary topics must not grow it forever
+            _topic_fields[topic] = field
+    return field
 
 
 def link(previous: bytes, this_event: bytes) -> bytes:
     """The next hash of a chain: SHA-256 of the previous hash and this event's hash."""
-    return hashlib.sha256(previous + this_event).digest()
+    return _sha256(previous + this_event).digest()
 
 
-@dataclass(frozen=True)
-class ChainLink:
-    """One row of the chain table."""
+class ChainLink(NamedTuple):
+    """One row of the chain table (`event_id` as the stored JSON spells it, or None)."""
 
     position: int
     stream_id: UUID
     version: int
-    event_id: UUID | None
+    event_id: str | None
     event_hash: bytes
     case_hash: bytes
     ledger_hash: bytes
@@ -107,7 +114,28 @@ def event_id_of(state: bytes) -> UUID | None:
         return None
 
 
+_LEDGER_JSON_HEAD = re.compile(
+    rb'\{"type":"[A-Za-z0-9_]*","schema_version":[0-9]+,'
+    rb'"event_id":"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"'
+)
+"""How every event the ledger writes begins (its model's first fields, as orjson dumps them)."""
+
+
+def event_id_text(state: bytes) -> str | None:
+    """`event_id_of` as its canonical text, read from the start of the ledger's own JSON.
+
+    Parsing the whole document was most of the chain's cost on a bulk import; the ledger's
+    events all begin alike, so the id is read from there, and anything else is parsed.
+    """
+    found = _LEDGER_JSON_HEAD.match(state)
+    if found is not None:
+        return found.group(1).decode("ascii")
+    event_id = event_id_of(state)
+    return None if event_id is None else str(event_id)
+
+
 def as_uuid(value: UUID | str) -> UUID:
+    """The value as a UUID (the library hands ids over as either)."""
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
@@ -123,32 +151,47 @@ def chain_links(
     GENESIS); it is not changed.
     """
     heads = dict(case_heads)
+    pairs: Iterable[tuple[int, StoredEvent]] = zip(positions, stored, strict=True)
+    if any(a >= b for a, b in pairwise(positions)):
+        pairs = sorted(pairs, key=lambda pair: pair[0])
+    # Per-row work is kept to the hashes: a bulk import chains tens of thousands of rows.
+    streams: dict[Any, tuple[UUID, bytes]] = {}
     links: list[ChainLink] = []
-    ordered = sorted(zip(positions, stored, strict=True), key=lambda pair: pair[0])
-    for position, event in ordered:
-        stream_id = as_uuid(event.originator_id)
-        digest = event_hash(stream_id, event.originator_version, event.topic, event.state)
-        case_hash = link(heads.get(stream_id, GENESIS), digest)
-        ledger_head = link(ledger_head, digest)
-        heads[stream_id] = case_hash
-        links.append(
-            ChainLink(
-                position, stream_id, event.originator_version, event_id_of(event.state),
-                digest, case_hash, ledger_head,
-            )
-        )
+    append, sha256, domain = links.append, _sha256, _DOMAIN
+    for position, event in pairs:
+        originator = event.originator_id
+        stream = streams.get(originator)
+        if stream is None:
+            stream_id = as_uuid(originator)
+            stream = streams[originator] = (stream_id, stream_id.bytes)
+        stream_id, stream_bytes = stream
+        version = event.originator_version
+        digest = sha256(
+            domain + stream_bytes + version.to_bytes(8, "big", signed=True)
+            + _topic_field(event.topic) + event.state
+        ).digest()
+        case_hash = heads[stream_id] = sha256(heads.get(stream_id, GENESIS) + digest).digest()
+        ledger_head = sha256(ledger_head + digest).digest()
+        append(ChainLink(
+            position, stream_id, version, event_id_text(event.state), digest, case_hash,
+            ledger_head,
+        ))
     return links
 
 
 def first_versions(stored: Iterable[StoredEvent]) -> dict[UUID, int]:
     """Each stream's lowest version among `stored`: the one that links to the stored head."""
-    found: dict[UUID, int] = {}
+    found: dict[Any, int] = {}
     for event in stored:
-        stream_id = as_uuid(event.originator_id)
-        version = event.originator_version
-        if stream_id not in found or version < found[stream_id]:
-            found[stream_id] = version
-    return found
+        originator, version = event.originator_id, event.originator_version
+        if version < found.get(originator, version + 1):
+            found[originator] = version
+    firsts: dict[UUID, int] = {}
+    for originator, version in found.items():
+        # One stream given once as a UUID and once as its text is still one stream.
+        stream_id = as_uuid(originator)
+        firsts[stream_id] = min(version, firsts.get(stream_id, version))
+    return firsts
 
 
 # ---- SQLite ------------------------------------------------------------------------------
@@ -198,17 +241,11 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             if head is not None:
                 case_heads[stream_id] = bytes(head[0])
         links = chain_links(stored_events, positions, ledger_head, case_heads)
+        hexes = {stream_id: stream_id.hex for stream_id in {k.stream_id for k in links}}
         c.executemany(
             f"INSERT INTO {CHAIN_TABLE} (position, stream_id, version, event_id, event_hash, "
             "case_hash, ledger_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    k.position, k.stream_id.hex, k.version,
-                    None if k.event_id is None else str(k.event_id),
-                    k.event_hash, k.case_hash, k.ledger_hash,
-                )
-                for k in links
-            ],
+            [(k[0], hexes[k[1]], *k[2:]) for k in links],
         )
         return positions
 
@@ -219,8 +256,9 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     """PostgreSQL's application recorder that writes each event's chain row in its transaction.
 
-    The rows are written after the library's `LOCK TABLE … IN EXCLUSIVE MODE` and its INSERT,
-    in the same transaction, with one statement for all of a save's rows.
+    A save is two round trips in psycopg's pipeline mode: the library's `LOCK TABLE … IN
+    EXCLUSIVE MODE`, the events' INSERT and the read of the chain heads, then the chain rows
+    and the COMMIT.
     """
 
     def __init__(
@@ -249,7 +287,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {schema}.{chain} (stream_id, version)"
             ).format(index=Identifier(f"{CHAIN_TABLE}_stream_idx"), schema=schema, chain=chain),
         ]
-        # Both heads in one round trip: the ledger's (stream_id NULL), then each stream's.
+        # Both heads in one statement: the ledger's (stream_id NULL), then each stream's.
         self._select_heads = SQL(
             "(SELECT NULL::uuid AS stream_id, ledger_hash AS hash FROM {schema}.{chain} "
             "ORDER BY position DESC LIMIT 1) "
@@ -279,54 +317,79 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         """
         if not stored_events:
             return []
+        firsts = first_versions(stored_events)
+        rows = [
+            self.construct_pg_stored_event(
+                e.originator_id, e.originator_version, e.topic, e.state
+            )
+            for e in stored_events
+        ]
         failure: Exception | None = None
         positions: list[int] = []
         with self.datastore.get_connection() as conn:
-            with conn.pipeline() as pipeline:
+            with conn.pipeline():
                 try:
                     with conn.transaction():
                         with conn.cursor() as curs:
                             self._insert_events(curs, stored_events, **kwargs)
-                        with conn.cursor() as curs:
-                            self._insert_stored_events(curs, stored_events, **kwargs)
-                            # Sync now, so a version clash is an IntegrityError here.
-                            pipeline.sync()
-                            positions = self._insert_links(curs, stored_events)
+                            self._lock_table(curs)
+                            self._notify_channel(curs)
+                        with (
+                            conn.cursor(row_factory=tuple_row) as inserted,
+                            conn.cursor(row_factory=tuple_row) as heads,
+                        ):
+                            inserted.execute(self.insert_events_statement, (rows,))
+                            # Read under the lock taken above: the heads every other writer
+                            # left (each statement sees what was committed before it began).
+                            heads.execute(
+                                self._select_heads, (list(firsts), list(firsts.values())),
+                                prepare=True,
+                            )
+                            # Fetch, never `pipeline.sync()`, to end the first round trip.
+                            # psycopg's sync (3.3.9, both implementations) stops sending once
+                            # its queue of commands is empty even if libpq's output buffer is
+                            # not yet flushed, then waits for results; with a large INSERT
+                            # (more than ~10 MB of events: ~20,000 ledger events) the server
+                            # waits for the rest of the message and psycopg for the server:
+                            # the hang that made imports hang. A fetch flushes the buffer to
+                            # its end first (`send` until PQflush is 0), and a version clash
+                            # still raises its IntegrityError here.
+                            positions = self._positions(inserted.fetchall(), stored_events)
+                            links = self._links(heads.fetchall(), stored_events, positions)
+                            inserted.execute(self._insert_links_statement, links, prepare=True)
+                    # Leaving the pipeline sends the COMMIT and flushes to the end too.
                 except Exception as error:  # re-raised once the pipeline is closed
                     failure = error
             if failure is not None:
                 raise failure
         return positions
 
-    def _insert_links(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]
+    @staticmethod
+    def _positions(
+        returned: list[tuple[Any, ...]], stored_events: Sequence[StoredEvent]
     ) -> list[int]:
-        """Write the chain rows of the events the cursor just inserted; their positions."""
-        ids = {
-            (as_uuid(r["originator_id"]), int(r["originator_version"])): int(r["notification_id"])
-            for r in curs.fetchall()
-        }
-        positions = [ids[(as_uuid(e.originator_id), e.originator_version)] for e in stored_events]
-        firsts = first_versions(stored_events)
-        curs.execute(self._select_heads, (list(firsts), list(firsts.values())), prepare=True)
+        """Each stored event's notification id, from the INSERT's RETURNING rows."""
+        if len(returned) == len(stored_events) and all(
+            row[2] == e.originator_version and row[1] == e.originator_id
+            for row, e in zip(returned, stored_events, strict=True)
+        ):
+            return [row[0] for row in returned]  # in the order given, as PostgreSQL does now
+        ids = {(row[1], row[2]): row[0] for row in returned}
+        return [ids[(as_uuid(e.originator_id), e.originator_version)] for e in stored_events]
+
+    @staticmethod
+    def _links(
+        heads: list[tuple[Any, ...]], stored_events: Sequence[StoredEvent], positions: list[int]
+    ) -> tuple[list[Any], ...]:
+        """The chain rows of the events as the INSERT's seven columns."""
         ledger_head, case_heads = GENESIS, {}
-        for row in curs.fetchall():
-            if row["stream_id"] is None:
-                ledger_head = bytes(row["hash"])
+        for stream_id, head in heads:
+            if stream_id is None:
+                ledger_head = bytes(head)
             else:
-                case_heads[as_uuid(row["stream_id"])] = bytes(row["hash"])
+                case_heads[stream_id] = bytes(head)
         links = chain_links(stored_events, positions, ledger_head, case_heads)
-        curs.execute(
-            self._insert_links_statement,
-            (
-                [k.position for k in links], [k.stream_id for k in links],
-                [k.version for k in links], [k.event_id for k in links],
-                [k.event_hash for k in links], [k.case_hash for k in links],
-                [k.ledger_hash for k in links],
-            ),
-            prepare=True,
-        )
-        return positions
+        return tuple(list(column) for column in zip(*links, strict=True))
 
 
 def recorder_topic(persistence_module: str) -> str | None:
