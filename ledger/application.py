@@ -107,7 +107,7 @@ class _Undecided(Enum):
     """Why the projections did not decide a read; the aggregate decides it then."""
 
     BEHIND = "behind"
-    """A projection has not reached the case's newest event (or the case has none)."""
+    """A projection has not reached the case's newest event."""
     NOT_BY_PROJECTION = "not_by_projection"
     """No grant that holds whatever the time lets the reader in (a consent, or a refusal)."""
 
@@ -694,8 +694,8 @@ class CaseLedger:
     def _project_if_behind(self) -> None:
         """`project`, for a query: one read when the projections are at the log's head.
 
-        A catch-up that finds nothing still takes the write lock (and on SQLite writes
-        the positions it locks), so a query asks first.
+        A catch-up that finds nothing still locks the positions by updating them (on
+        PostgreSQL a row write and a commit: ~5 ms here, against ~0.6 ms for asking).
         """
         if not self.inline_projections:
             return
@@ -750,7 +750,7 @@ class CaseLedger:
         self._lister()
         self._project_if_behind()
         for summary in self.read_models.cases(self.clock()):
-            self._checked(summary.case_id, "export")
+            self._checked_id(summary.case_id, "export")
         return export_events(self)
 
     def access_log(self, case_id: UUID | str) -> list[AccessLogEntry]:
