@@ -17,6 +17,7 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+import replay.verify
 from ledger.application import CaseLedger
 from ledger.chain import CHAIN_TABLE, GENESIS, event_hash, link
 from ledger.projections.sql import Database
@@ -151,6 +152,16 @@ class Tamperer:
                 (int(position), self.db.stream_key(stream_id), int(version),
                  orjson.loads(bytes(state))["event_id"], digest, heads[stream_id], ledger_head),
             )
+
+
+@pytest.fixture(autouse=True, params=["one batch", "batches of three"])
+def batch_size(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Every story twice: the ledger read in one batch, and in batches of three positions, so
+    a break is also found in a later batch, a checkpoint's count inside one, and the case
+    chains followed across batches and after the ledger chain broke."""
+    if request.param == "batches of three":
+        monkeypatch.setattr(replay.verify, "BATCH", 3)
+    return replay.verify.BATCH
 
 
 @pytest.fixture
@@ -334,3 +345,46 @@ def test_a_chain_row_edited_by_hand_is_named(
     sql.run(f"UPDATE {sql.chain} SET {column} = %s WHERE position = %s", (bytes(32), position))
     problem = first_problem(ledger)
     assert (problem.kind, problem.position, problem.case_id) == (kind, position, tampered["s12"])
+
+
+def test_verify_recomputes_the_head_exactly_as_the_chain_defines_it(
+    ledger: CaseLedger, tampered: dict[str, Any]
+) -> None:
+    # verify writes the hashes of `ledger/chain.py` out in its hot loop: they must agree.
+    sql: Tamperer = tampered["sql"]
+    head = GENESIS
+    for _, stream, version, topic, state in sql.run(
+        f"SELECT {sql.position}, originator_id, originator_version, topic, state "
+        f"FROM {sql.events} ORDER BY {sql.position}"
+    ):
+        stream_id = stream if isinstance(stream, UUID) else UUID(str(stream))
+        head = link(head, event_hash(stream_id, int(version), str(topic), bytes(state)))
+    result = verify(ledger.store)
+    assert result.ok and result.events == 8 and result.head == head
+
+
+def test_a_case_hash_edited_by_hand_is_named_with_its_event(
+    ledger: CaseLedger, tampered: dict[str, Any]
+) -> None:
+    sql: Tamperer = tampered["sql"]
+    position = sql.positions(tampered["other"])[2]
+    event_id = sql.event_id_at(position)
+    sql.run(f"UPDATE {sql.chain} SET case_hash = %s WHERE position = %s", (bytes(32), position))
+    result = verify(ledger.store)
+    assert result.events == 8  # the ledger chain is whole: only the case chain broke
+    assert [(p.kind, p.position, p.case_id, p.event_id, p.version) for p in result.problems] == [
+        ("case_link", position, tampered["other"], event_id, 3)
+    ]
+
+
+def test_a_case_whose_versions_jump_is_named_even_after_the_ledger_chain_broke(
+    ledger: CaseLedger, tampered: dict[str, Any]
+) -> None:
+    sql: Tamperer = tampered["sql"]
+    s12 = sql.positions(tampered["s12"])
+    next_of_case = sql.event_id_at(s12[2])
+    sql.delete(s12[1], with_chain_row=True)
+    assert [(p.kind, p.position, p.case_id, p.event_id, p.version)
+            for p in verify(ledger.store).problems if p.kind.startswith("case")] == [
+        ("case_gap", s12[2], tampered["s12"], next_of_case, 3)
+    ]
