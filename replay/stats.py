@@ -33,10 +33,11 @@ import csv
 import io
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from uuid import UUID
+
+from eventsourcing.persistence import Notification
 
 from ledger.application import CaseLedger
 from ledger.case import corrected_events
@@ -46,7 +47,6 @@ from ledger.events import (
     CaseReopened,
     ConsentRefused,
     ConsentWithdrawn,
-    Event,
     LevelChanged,
     SamtaleHeld,
     UndringRegistered,
@@ -55,6 +55,7 @@ from ledger.messages import text
 from ledger.policies.calendar import OSLO, end_of_day, start_of_day
 from ledger.policies.deadlines import deadlines
 from ledger.policies.rulebook import Rulebook
+from ledger.projections.sql import Database
 from replay.asof import rulebook_as_of
 
 Progress = Callable[[int], None]
@@ -122,21 +123,55 @@ def month_end(month: date, end: date) -> datetime:
     return end_of_day(last)
 
 
-def cases_from(events: Iterable[Event], recorded_by: datetime) -> dict[UUID, list[CaseEvent]]:
-    """Each case's events recorded by `recorded_by`, in recorded order."""
-    cases: dict[UUID, list[CaseEvent]] = defaultdict(list)
-    for event in events:
-        if isinstance(event, CaseEvent) and event.recorded_at <= recorded_by:
-            cases[event.case_id].append(event)
-    return cases
+READ_BATCH = 1_000
+"""Events read and decoded at a time (their cases' keys are read in one query per batch)."""
 
 
-def read_events(ledger: CaseLedger, progress: Progress | None) -> Iterator[Event]:
-    """Every event of the ledger in recorded order, reporting each to `progress`."""
-    for event in ledger.all_events():
+def case_histories(
+    ledger: CaseLedger, recorded_by: datetime, progress: Progress | None = None
+) -> Iterator[list[CaseEvent]]:
+    """Each case's events recorded by `recorded_by`, in recorded order, one case at a time.
+
+    The events are read in the order of the event store's primary key (case, version), so
+    only one case's history is held at a time, however large the ledger: a case's events
+    are spread over the whole log, and reading it in recorded order meant holding all of
+    them. A case's versions are stored in the order they were recorded.
+    """
+    store = ledger.store
+    db = Database(store)
+    columns = (f"SELECT {db.position_column}, originator_id, originator_version, topic, state "
+               f"FROM {db.events_table} ")
+    order = "ORDER BY originator_id, originator_version LIMIT %s"
+    history: list[CaseEvent] = []
+    stream: object = None
+    after: tuple[object, int] | None = None
+    while True:
+        with db.transaction() as cursor:
+            if after is None:
+                cursor.execute(columns + order, (READ_BATCH,))
+            else:
+                cursor.execute(columns + "WHERE (originator_id, originator_version) > (%s, %s) "
+                               + order, (*after, READ_BATCH))
+            rows = cursor.fetchall()
+        if not rows:
+            break
+        after = (rows[-1][1], int(rows[-1][2]))
+        events = store.decode_rows([
+            Notification(id=int(r[0]), originator_id=r[1], originator_version=int(r[2]),
+                         topic=str(r[3]), state=bytes(r[4]))
+            for r in rows
+        ])
+        for row, event in zip(rows, events, strict=True):
+            if row[1] != stream:
+                if history:
+                    yield history
+                history, stream = [], row[1]
+            if isinstance(event, CaseEvent) and event.recorded_at <= recorded_by:
+                history.append(event)
         if progress is not None:
-            progress(1)
-        yield event
+            progress(len(rows))
+    if history:
+        yield history
 
 
 def build_statistics(
@@ -146,50 +181,95 @@ def build_statistics(
     unit: str | None = None,
     progress: Progress | None = None,
 ) -> Statistics:
-    """The statistics of the ledger for `[start, end]` (default: its first day to today)."""
+    """The statistics of the ledger for `[start, end]` (default: its first day to today).
+
+    Cases are counted one at a time as they are read, so memory holds one case's events and
+    the counts, not the ledger.
+    """
     today = ledger.clock().astimezone(OSLO).date()
     end = end or today
     end_moment = min(end_of_day(end), ledger.clock())
-    cases = cases_from(read_events(ledger, progress), end_moment)
-    corrected = {case_id: corrected_events(events) for case_id, events in cases.items()}
-    registrations = {
-        case_id: next(e for e in events if isinstance(e, UndringRegistered))
-        for case_id, events in corrected.items()
-        if any(isinstance(e, UndringRegistered) for e in events)
-    }
-    if unit is not None:
-        registrations = {k: r for k, r in registrations.items() if r.unit == unit}
-    if start is None:
-        noticed = [r.noticed_at.astimezone(OSLO).date() for r in registrations.values()]
-        start = min(noticed, default=end)
     rulebook = rulebook_as_of(ledger, end_moment)
     threshold = rulebook.statistics_threshold.value
-    counts = _Counts()
-    period_start = start_of_day(start)
-    for case_id, registration in registrations.items():
-        events = corrected[case_id]
-        _count_levels(counts, registration, events, start, end)
-        _count_samtale(counts, registration, events, period_start, end_moment)
-        _count_consents(counts, registration, events, period_start, end_moment)
-        _count_deadlines(counts, registration, cases[case_id], rulebook, start=period_start,
-                         end=end_moment)
+    counts = _Counts(start, end, end_moment, rulebook)
+    for events in case_histories(ledger, end_moment, progress):
+        corrected = corrected_events(events)
+        registration = next((e for e in corrected if isinstance(e, UndringRegistered)), None)
+        if registration is None or (unit is not None and registration.unit != unit):
+            continue
+        counts.add_case(registration, corrected, events)
+    start = counts.finish()
     result = Statistics(start, end, unit, threshold, f"{rulebook.name} {rulebook.version}")
     result.cells = counts.cells(threshold)
     return result
 
 
+Where = tuple[str, str, str, str, str]
+"""A cell's place: section, period, unit, key, measure."""
+
+
 class _Counts:
-    def __init__(self) -> None:
-        self.counts: Counter[tuple[str, str, str, str, str]] = Counter()
+    """The counts of one period, added a case at a time.
+
+    Without a given start the period begins on the earliest undring's day, known only when
+    every case has been read. Most figures do not depend on it — each case's own undring
+    comes on or after that day — but a deadline or a consent dated before its own case's
+    undring might: those are kept by day (a handful) and counted once the start is known.
+    """
+
+    def __init__(self, start: date | None, end: date, end_moment: datetime,
+                 rulebook: Rulebook) -> None:
+        self.start, self.end, self.end_moment, self.rulebook = start, end, end_moment, rulebook
+        self.period_start = None if start is None else start_of_day(start)
+        self.counts: Counter[Where] = Counter()
         self.days: dict[str, list[float]] = defaultdict(list)
+        self.earliest: date | None = None
+        """The earliest undring's day in Oslo (the start, when none is given)."""
+        self.undated: Counter[tuple[date, Where]] = Counter()
+        """Counts that wait for the start: by the day they fall on."""
+        self.level_steps: Counter[tuple[str, int, int]] = Counter()
+        """Open cases by unit and level: +1 in the month a case starts counting there, −1
+        in the month it stops (months as `_ordinal`s); summed over months in `cells`."""
 
     def add(self, section: str, period: str, unit: str, key: str, measure: str) -> None:
         self.counts[(section, period, unit, key, measure)] += 1
 
+    def add_in_period(self, moment: datetime, noticed: datetime, where: Where) -> None:
+        """Count `where` if `moment` falls in the period (it is at or before its end)."""
+        if self.period_start is not None:
+            if self.period_start <= moment:
+                self.counts[where] += 1
+        elif moment >= start_of_day(noticed.astimezone(OSLO).date()):
+            self.counts[where] += 1  # on or after its case's undring: after the start too
+        else:
+            self.undated[(moment.astimezone(OSLO).date(), where)] += 1
+
+    def add_case(self, registration: UndringRegistered, corrected: list[CaseEvent],
+                 events: list[CaseEvent]) -> None:
+        """Count one case: its registration, its events corrected, and as recorded."""
+        noticed_day = registration.noticed_at.astimezone(OSLO).date()
+        if self.earliest is None or noticed_day < self.earliest:
+            self.earliest = noticed_day
+        self._count_levels(registration, corrected)
+        self._count_samtale(registration, corrected)
+        self._count_consents(registration, corrected)
+        self._count_deadlines(registration, events)
+
+    def finish(self) -> date:
+        """The period's start (given, or the earliest undring's day); the waiting counts in."""
+        if self.start is None:
+            self.start = self.earliest if self.earliest is not None else self.end
+            for (day, where), n in self.undated.items():
+                if day >= self.start:
+                    self.counts[where] += n
+            self.undated.clear()
+        return self.start
+
     def cells(self, threshold: int) -> list[Cell]:
+        counts = self.counts + self._levels()
         found = [
             Cell(*where, value=None if 0 < n < threshold else n, suppressed=0 < n < threshold)
-            for where, n in self.counts.items()
+            for where, n in counts.items()
         ]
         for unit, days in self.days.items():
             small = len(days) < threshold
@@ -199,75 +279,123 @@ class _Counts:
             ))
         return sorted(found, key=lambda c: (c.section, c.period, c.unit, c.key, c.measure))
 
+    def _levels(self) -> Counter[Where]:
+        """The open cases of each month, unit and level, summed from `level_steps`."""
+        assert self.start is not None  # `finish` has run
+        first, last = _ordinal(self.start), _ordinal(self.end)
+        by_place: dict[tuple[str, int], dict[int, int]] = defaultdict(dict)
+        for (unit, level, month), step in self.level_steps.items():
+            by_place[(unit, level)][month] = step
+        found: Counter[Where] = Counter()
+        for (unit, level), steps in by_place.items():
+            running = sum(step for month, step in steps.items() if month < first)
+            for month in range(first, last + 1):
+                running += steps.get(month, 0)
+                if running > 0:
+                    found[("cases_by_level", _month_label(month), unit, f"level_{level}",
+                           "open_cases")] = running
+        return found
 
-def _count_levels(
-    counts: _Counts, registration: UndringRegistered, events: list[CaseEvent],
-    start: date, end: date,
-) -> None:
-    noticed = registration.noticed_at.astimezone(OSLO)
-    if start <= noticed.date() <= end:
-        counts.add("new_cases", noticed.strftime("%Y-%m"), registration.unit, "", "count")
-    for month in months(start, end):
-        moment = month_end(month, end)
-        if noticed > moment:
-            continue
-        happened = [e for e in events if e.occurred_at <= moment]
-        closings = [e for e in happened if isinstance(e, CaseClosed | CaseReopened)]
-        if closings and isinstance(max(closings, key=_when), CaseClosed):
-            continue
-        changes = [e for e in happened if isinstance(e, LevelChanged)]
-        level = max(changes, key=_when).to_level if changes else 0
-        counts.add("cases_by_level", month.strftime("%Y-%m"), registration.unit,
-                   f"level_{level}", "open_cases")
+    def _count_levels(self, registration: UndringRegistered, events: list[CaseEvent]) -> None:
+        # At each month's end, a case noticed by then counts under its unit and level unless
+        # its last closing or reopening by then closed it. The state changes only in the
+        # months of its closings and level changes, so it is counted once per stretch of
+        # months (as steps), not once per month.
+        noticed = registration.noticed_at.astimezone(OSLO)
+        unit, end = registration.unit, self.end
+        if (self.start is None or self.start <= noticed.date()) and noticed.date() <= end:
+            self.add("new_cases", noticed.strftime("%Y-%m"), unit, "", "count")
+        if noticed.date() > end:
+            return
+        first = _ordinal(noticed.date())
+        if self.start is not None:
+            first = max(first, _ordinal(self.start))
+        stop = _ordinal(end) + 1
+        changes = sorted(
+            (e for e in events if isinstance(e, CaseClosed | CaseReopened | LevelChanged)
+             and e.occurred_at.astimezone(OSLO).date() <= end),
+            key=_when,
+        )
+        closing: CaseEvent | None = None
+        change: LevelChanged | None = None
+        since = first
+        index = 0
+        while since < stop:
+            # Every change seen by the end of month `since` (a prefix: sorted by time).
+            while index < len(changes):
+                e = changes[index]
+                seen = max(_ordinal(e.occurred_at.astimezone(OSLO).date()), first)
+                if seen > since:
+                    break
+                # The first of equal times stays the latest, as `max` keeps it.
+                if isinstance(e, LevelChanged):
+                    if change is None or _when(e) > _when(change):
+                        change = e
+                elif closing is None or _when(e) > _when(closing):
+                    closing = e
+                index += 1
+            until = stop
+            if index < len(changes):
+                until = min(stop, _ordinal(changes[index].occurred_at.astimezone(OSLO).date()))
+            if not isinstance(closing, CaseClosed):
+                level = change.to_level if change is not None else 0
+                self.level_steps[(unit, level, since)] += 1
+                self.level_steps[(unit, level, until)] -= 1
+            since = until
+
+    def _count_samtale(self, registration: UndringRegistered, events: list[CaseEvent]) -> None:
+        noticed = registration.noticed_at
+        in_period = (self.period_start is None or self.period_start <= noticed)
+        if not in_period or noticed > self.end_moment:
+            return
+        held = [
+            e for e in events
+            if isinstance(e, SamtaleHeld) and "guardians" in e.participants
+            and noticed <= e.occurred_at <= self.end_moment
+        ]
+        if not held:
+            return
+        first = min(held, key=_when)
+        days = (first.occurred_at - noticed).total_seconds() / 86_400
+        bucket = "within_1_week" if days <= 7 else "within_3_weeks" if days <= 21 else "later"
+        self.add("undring_to_samtale", "", registration.unit, "", bucket)
+        self.days[registration.unit].append(days)
+
+    def _count_consents(self, registration: UndringRegistered, events: list[CaseEvent]) -> None:
+        for e in events:
+            if isinstance(e, ConsentRefused | ConsentWithdrawn) and e.occurred_at <= self.end_moment:
+                kind = "refused" if isinstance(e, ConsentRefused) else "withdrawn"
+                self.add_in_period(e.occurred_at, registration.noticed_at,
+                                   ("consents", "", registration.unit, kind, "count"))
+
+    def _count_deadlines(self, registration: UndringRegistered, events: list[CaseEvent]) -> None:
+        end = self.end_moment
+        open_at_end: bool | None = None
+        for d in deadlines(events, self.rulebook, end):
+            if d.rule == "stalled_case" and d.state == "missed":
+                if open_at_end is None:
+                    open_at_end = _open_at(events, end)
+                if open_at_end:
+                    self.add("stalled", "", registration.unit, "", "count")
+            if d.due_at > end:
+                continue
+            measure = "met_late" if d.met_late else d.state
+            self.add_in_period(d.due_at, registration.noticed_at,
+                               ("deadlines", "", "", d.rule, measure))
+
+
+def _ordinal(day: date) -> int:
+    """The month of `day` as a number that counts months."""
+    return day.year * 12 + day.month - 1
+
+
+def _month_label(ordinal: int) -> str:
+    return date(ordinal // 12, ordinal % 12 + 1, 1).strftime("%Y-%m")
 
 
 def _when(event: CaseEvent) -> tuple[datetime, int]:
     # What happened last; among events at the same instant, the one recorded last.
     return (event.occurred_at, event.sequence)
-
-
-def _count_samtale(
-    counts: _Counts, registration: UndringRegistered, events: list[CaseEvent],
-    start: datetime, end: datetime,
-) -> None:
-    noticed = registration.noticed_at
-    if not start <= noticed <= end:
-        return
-    held = [
-        e for e in events
-        if isinstance(e, SamtaleHeld) and "guardians" in e.participants
-        and noticed <= e.occurred_at <= end
-    ]
-    if not held:
-        return
-    first = min(held, key=_when)
-    days = (first.occurred_at - noticed).total_seconds() / 86_400
-    bucket = "within_1_week" if days <= 7 else "within_3_weeks" if days <= 21 else "later"
-    counts.add("undring_to_samtale", "", registration.unit, "", bucket)
-    counts.days[registration.unit].append(days)
-
-
-def _count_consents(
-    counts: _Counts, registration: UndringRegistered, events: list[CaseEvent],
-    start: datetime, end: datetime,
-) -> None:
-    for e in events:
-        if isinstance(e, ConsentRefused | ConsentWithdrawn) and start <= e.occurred_at <= end:
-            kind = "refused" if isinstance(e, ConsentRefused) else "withdrawn"
-            counts.add("consents", "", registration.unit, kind, "count")
-
-
-def _count_deadlines(
-    counts: _Counts, registration: UndringRegistered, events: list[CaseEvent],
-    rulebook: Rulebook, *, start: datetime, end: datetime,
-) -> None:
-    for d in deadlines(events, rulebook, end):
-        if d.rule == "stalled_case" and d.state == "missed" and _open_at(events, end):
-            counts.add("stalled", "", registration.unit, "", "count")
-        if not start <= d.due_at <= end:
-            continue
-        measure = "met_late" if d.met_late else d.state
-        counts.add("deadlines", "", "", d.rule, measure)
 
 
 def _open_at(events: list[CaseEvent], moment: datetime) -> bool:
