@@ -83,9 +83,6 @@ class Sizes:
     naive_runner_seconds: float = 15.0
     floor_record_samples: int = 300
     cli_timeout: float = 3600.0
-    postgres_import_lines: int = 10_000
-    """On PostgreSQL the file is imported this many lines at a time: one `events.put` of
-    20,000 events or more hangs in psycopg's pipeline (`ledger/chain.py`, see RESULTS.md)."""
     daemon_timeout: float = 1200.0
 
     @classmethod
@@ -633,13 +630,9 @@ class DatabaseRun:
         return True
 
     def import_phase(self) -> None:
-        chunk = self.sizes.postgres_import_lines if self.kind == "postgres" else None
         child = self.child("import", {"url": self.url, "jsonl": str(self.data.jsonl),
-                                      "now": self.now_text, "chunk": chunk})
+                                      "now": self.now_text})
         self.m["import"] = self.rate_of(child)
-        if chunk:
-            self.m["import"]["note"] = (f"here {self.m['import']['imports']} imports of ≤ {chunk} lines, "
-                                        "one transaction each: a single import of ≥ 20,000 hangs")
         self.m["rss.import"] = {"mb": child.maxrss_mb}
 
     def operation(self, op: str) -> None:

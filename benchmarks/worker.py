@@ -17,7 +17,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -55,18 +54,9 @@ def op_import(p: dict[str, Any]) -> dict[str, Any]:
     from ledger.transfer import import_into, read_lines
 
     store = open_store(p["url"])
-    chunk = p.get("chunk")
     began = time.perf_counter()
-    if not chunk:
-        report = import_into(store, moment(p["now"]), read_lines(p["jsonl"]))
-        stored, imports = report.stored, 1
-    else:
-        # Several imports of `chunk` lines each, one transaction each (see measure.py).
-        lines = read_lines(p["jsonl"])
-        stored = imports = 0
-        while part := list(islice(lines, chunk)):
-            stored += import_into(store, moment(p["now"]), iter(part)).stored
-            imports += 1
+    report = import_into(store, moment(p["now"]), read_lines(p["jsonl"]))
+    stored, imports = report.stored, 1
     seconds = time.perf_counter() - began
     store.close()
     return {"events": stored, "imports": imports, "seconds": seconds}
