@@ -79,6 +79,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
+from operator import itemgetter
 from typing import Literal, NamedTuple, assert_never, get_args
 from uuid import UUID
 
@@ -282,7 +283,7 @@ class _History:
     def __init__(self, events: list[CaseEvent], registration: UndringRegistered) -> None:
         self.events = events
         # Stable sort: events that occurred at the same instant keep their recorded order.
-        placed = sorted(((_instant(e.occurred_at), e) for e in events), key=lambda p: p[0])
+        placed = sorted(((e.occurred_at.astimezone(UTC), e) for e in events), key=itemgetter(0))
         self.timeline = [event for _, event in placed]
         self.instants = [instant for instant, _ in placed]
         self.registration = registration

@@ -32,8 +32,10 @@ class Cursor:
             self.raw.executemany(self._sql(statement), [tuple(r) for r in rows])
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        return [tuple(row.values()) if isinstance(row, dict) else tuple(row)
-                for row in self.raw.fetchall()]
+        rows = self.raw.fetchall()
+        if rows and isinstance(rows[0], dict):  # PostgreSQL's rows are dicts: all or none
+            return [tuple(row.values()) for row in rows]
+        return [tuple(row) for row in rows]
 
     def fetchone(self) -> tuple[Any, ...] | None:
         row = self.raw.fetchone()
