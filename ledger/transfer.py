@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from ledger.application import LEDGER_ID, CaseLedger, latest_rulebook
 from ledger.case import Case
+from ledger.chain import CHAIN_TABLE
 from ledger.errors import ConcurrencyConflict, ImportRejected, LedgerError, LineProblem
 from ledger.events import (
     EVENT_TYPES,
@@ -124,6 +125,7 @@ def import_into(
                 store.events.put(check.accepted)
         except IntegrityError:
             raise ConcurrencyConflict("concurrency_conflict", case="import") from None
+        _refresh_planner_statistics(store, len(check.accepted))
         for erased in (e for e in check.accepted if isinstance(e, CaseErased)):
             # An erased case arrives erased: its key goes as `erase_case` would destroy it.
             store.case_keys.destroy(
@@ -134,6 +136,24 @@ def import_into(
         skipped=check.skipped,
         cases=len({e.stream_id for e in check.accepted if isinstance(e, CaseEvent)}),
     )
+
+
+BULK_ANALYZE = 10_000
+"""Events in one import after which PostgreSQL's statistics are refreshed at once."""
+
+
+def _refresh_planner_statistics(store: EventStoreApplication, stored: int) -> None:
+    """After a bulk import on PostgreSQL, ANALYZE the event and chain tables: until
+    autovacuum gets to them the planner believes them small and picks plans (a backwards
+    scan of the position index) that make each following command and read slow."""
+    datastore = getattr(store.recorder, "datastore", None)
+    schema = getattr(datastore, "schema", None)
+    if stored < BULK_ANALYZE or datastore is None or schema is None:
+        return  # SQLite (no schema): its planner does not need it for these queries
+    events = getattr(store.recorder, "events_table_name", "stored_events")
+    with datastore.transaction(commit=True) as cursor:
+        for table in (events, CHAIN_TABLE):
+            cursor.execute(f'ANALYZE "{schema}"."{table}"')
 
 
 class _ImportCheck:
