@@ -9,16 +9,9 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from functools import cache
 from html import escape
-from typing import Any
-
-import matplotlib
-
-matplotlib.use("Agg")  # no display: charts are drawn to SVG only
-
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING, Any
 
 from ledger.messages import current_language, text
 from replay.stats import (
@@ -30,19 +23,38 @@ from replay.stats import (
     section_title,
 )
 
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from matplotlib.figure import Figure
+
 COLOURS = ("#1f5f8b", "#4f9d69", "#e0a32e", "#a11d1d", "#7a7a74", "#6b4c9a")
+
+
+@cache
+def _pyplot() -> ModuleType:
+    """matplotlib's pyplot, loaded when the first chart is drawn: `bti report stats` imports
+    this module for either format, and a CSV needs none of matplotlib's second and 40 MB."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")  # no display: charts are drawn to SVG only
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    return plt
 
 
 def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(figure)
+    _pyplot().close(figure)
     svg = buffer.getvalue()
     return svg[svg.index("<svg"):]
 
 
 def _counts_axis(axis: Any, which: str = "y") -> None:
     """Whole numbers only on a count axis, and no frame on two sides."""
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 - loaded with pyplot
+
     (axis.yaxis if which == "y" else axis.xaxis).set_major_locator(MaxNLocator(integer=True))
     axis.tick_params(labelsize=8)
     axis.spines[["top", "right"]].set_visible(False)
@@ -59,7 +71,7 @@ def level_chart(result: Statistics) -> str | None:
     units = sorted({c.unit for c in cells})
     periods = sorted({c.period for c in cells})
     levels = sorted({c.key for c in cells})
-    figure, axes = plt.subplots(len(units), 1, figsize=(8, 2.4 * len(units)), squeeze=False)
+    figure, axes = _pyplot().subplots(len(units), 1, figsize=(8, 2.4 * len(units)), squeeze=False)
     for axis, unit in zip(axes[:, 0], units, strict=True):
         bottom = [0.0] * len(periods)
         for index, level in enumerate(levels):
@@ -81,7 +93,7 @@ def deadline_chart(result: Statistics) -> str | None:
     if not cells:
         return None
     rules = sorted({c.key for c in cells})
-    figure, axis = plt.subplots(figsize=(8, 0.45 * len(rules) + 1.2))
+    figure, axis = _pyplot().subplots(figsize=(8, 0.45 * len(rules) + 1.2))
     left = [0.0] * len(rules)
     labels = [text(f"deadline.{r}") for r in rules]
     for index, measure in enumerate(DEADLINE_MEASURES):
@@ -102,7 +114,7 @@ def new_cases_chart(result: Statistics) -> str | None:
     if not cells:
         return None
     periods = sorted({c.period for c in cells})
-    figure, axis = plt.subplots(figsize=(8, 2.6))
+    figure, axis = _pyplot().subplots(figsize=(8, 2.6))
     for index, unit in enumerate(sorted({c.unit for c in cells})):
         values = [_value(result.value("new_cases", p, unit, "", "count")) for p in periods]
         axis.plot(periods, values, marker="o", color=COLOURS[index % len(COLOURS)], label=unit)
@@ -118,7 +130,7 @@ def unit_bars(result: Statistics, section: str, keys: list[tuple[str, str]]) -> 
     if not cells:
         return None
     units = sorted({c.unit for c in cells})
-    figure, axis = plt.subplots(figsize=(8, 2.8))
+    figure, axis = _pyplot().subplots(figsize=(8, 2.8))
     width = 0.8 / max(len(keys), 1)
     for index, (key, measure) in enumerate(keys):
         values = [_value(result.value(section, "", u, key, measure)) for u in units]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
 import pytest
 
+import replay.stats
 from ledger.application import CaseLedger
 from ledger.events import (
     CaseClosed,
@@ -25,7 +26,7 @@ from ledger.policies.calendar import OSLO, end_of_day
 from ledger.policies.deadlines import deadlines
 from replay.stats import Statistics, build_statistics, to_csv
 from replay.stats_html import render_stats_html
-from tests.cast import PEDAGOGUE, TEACHER, SetClock
+from tests.cast import PEDAGOGUE, RECTOR, TEACHER, SetClock
 from tests.stories import (
     change_level,
     decide_level,
@@ -172,3 +173,64 @@ def test_a_unit_sees_only_its_own_figures(ledger: CaseLedger, clock: SetClock) -
     a_spring_of_cases(ledger, clock)
     result = build_statistics(ledger, START, END, unit="Solsiden barnehage")
     assert {c.unit for c in result.cells if c.unit} == {"Solsiden barnehage"}
+
+
+def test_a_case_closed_and_reopened_counts_in_the_months_it_was_open_at_its_level_then(
+    database_url: str, tmp_path: Path, clock: SetClock
+) -> None:
+    with ledger_with_rulebook(database_url, tmp_path, clock, statistics_threshold=1) as ledger:
+        case_id = register_undring(ledger, clock)  # 2 March
+        clock.advance(days=35)  # April
+        decide_level(ledger, case_id, 1)
+        change_level(ledger, case_id, 0, 1)
+        clock.advance(days=3)
+        ledger.close_case(case_id, actor=RECTOR, reason="Ingen videre bekymring.",
+                          closing_note="Eleven trives igjen.")
+        clock.advance(days=30)  # May
+        ledger.reopen_case(case_id, actor=RECTOR, reason="Ny uro.")
+        clock.advance(days=40)  # June
+        result = build_statistics(ledger, date(2026, 2, 1), END)
+    assert cells(result, "cases_by_level") == {
+        ("2026-03", "Fossen skole", "level_0"): 1,
+        ("2026-05", "Fossen skole", "level_1"): 1,
+    }
+    assert cells(result, "new_cases") == {("2026-03", "Fossen skole"): 1}
+
+
+@pytest.mark.parametrize("start", [None, START, date(2026, 4, 15)])
+def test_statistics_read_a_few_events_at_a_time_are_those_read_at_once(
+    ledger: CaseLedger, clock: SetClock, monkeypatch: pytest.MonkeyPatch, start: date | None
+) -> None:
+    # The ledger is read in batches of the event store's rows; a case's events that span two
+    # batches, or more, are still counted together, once.
+    a_spring_of_cases(ledger, clock)
+    at_once = to_csv(build_statistics(ledger, start, END))
+    monkeypatch.setattr(replay.stats, "READ_BATCH", 2)
+    assert to_csv(build_statistics(ledger, start, END)) == at_once
+
+
+def test_without_a_start_the_figures_are_those_with_the_first_undring_as_start(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    a_spring_of_cases(ledger, clock)
+    for unit in (None, "Solsiden barnehage"):
+        found = build_statistics(ledger, end=END, unit=unit)
+        assert found.start == (date(2026, 3, 2) if unit is None else date(2026, 4, 11))
+        assert to_csv(build_statistics(ledger, found.start, END, unit=unit)) == to_csv(found)
+
+
+def test_a_figure_dated_before_its_own_undring_waits_for_the_start_to_be_known(
+    ledger: CaseLedger,
+) -> None:
+    # The ledger's rules keep a case's events after its undring, but an imported history
+    # might not: such a figure counts only if the first undring of all came before it.
+    counts = replay.stats._Counts(None, END, end_of_day(END), ledger.rulebook)
+    where = ("consents", "", "Fossen skole", "refused", "count")
+    noticed = datetime(2026, 3, 10, 9, tzinfo=OSLO)
+    counts.add_in_period(datetime(2026, 3, 5, 9, tzinfo=OSLO), noticed, where)
+    counts.add_in_period(datetime(2026, 3, 1, 9, tzinfo=OSLO), noticed, where)
+    counts.add_in_period(datetime(2026, 3, 12, 9, tzinfo=OSLO), noticed, where)
+    assert counts.counts[where] == 1  # after its own undring: after the start, whatever it is
+    counts.earliest = date(2026, 3, 3)
+    assert counts.finish() == date(2026, 3, 3)
+    assert counts.counts[where] == 2  # 5 March is in the period; 1 March is not
