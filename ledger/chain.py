@@ -361,14 +361,14 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                                 prepare=True,
                             )
                             # Fetch, never `pipeline.sync()`, to end the first round trip.
-                            # psycopg's sync (3.3.9, both implementations) stops sending once
-                            # its queue of commands is empty even if libpq's output buffer is
-                            # not yet flushed, then waits for results; with a large INSERT
-                            # (more than ~10 MB of events: ~20,000 ledger events) the server
-                            # waits for the rest of the message and psycopg for the server:
-                            # the hang that made imports hang. A fetch flushes the buffer to
-                            # its end first (`send` until PQflush is 0), and a version clash
-                            # still raises its IntegrityError here.
+                            # psycopg's sync (3.3.9, C and Python alike) stops sending once
+                            # its queue of commands is empty even if PQflush said libpq's
+                            # output buffer is not yet empty, then only reads; with an INSERT
+                            # of more than about 10 MB (10,000–20,000 ledger events) the
+                            # server waits for the rest of the message (ClientRead) and
+                            # psycopg for the server's results, for ever: a big import hung.
+                            # A fetch flushes to the end first (`send` until PQflush is 0),
+                            # and a version clash still raises its IntegrityError here.
                             positions = self._positions(inserted.fetchall(), stored_events)
                             links = self._links(heads.fetchall(), stored_events, positions)
                             inserted.execute(self._insert_links_statement, links, prepare=True)
