@@ -96,16 +96,20 @@ class Statistics:
     threshold: int
     rulebook: str
     cells: list[Cell] = field(default_factory=list)
+    _index: dict[tuple[str, str, str, str, str], Cell] | None = field(
+        default=None, init=False, repr=False, compare=False)
+    _indexed: list[Cell] | None = field(default=None, init=False, repr=False, compare=False)
 
     def section(self, name: str) -> list[Cell]:
         return [c for c in self.cells if c.section == name]
 
     def value(self, section: str, period: str, unit: str, key: str, measure: str) -> Cell | None:
-        for c in self.cells:
-            if (c.section, c.period, c.unit, c.key, c.measure) == (section, period, unit, key,
-                                                                   measure):
-                return c
-        return None
+        # The charts look up every unit, level and month: a scan of all cells each time took
+        # minutes on a municipality's ledger. The index is rebuilt if `cells` is replaced.
+        if self._index is None or self._indexed is not self.cells:
+            self._index = {(c.section, c.period, c.unit, c.key, c.measure): c for c in self.cells}
+            self._indexed = self.cells
+        return self._index.get((section, period, unit, key, measure))
 
 
 def months(start: date, end: date) -> list[date]:
