@@ -37,10 +37,10 @@ class AccessProjection:
         )
 
     def create_indexes(self, cursor: Cursor, table: dict[str, str]) -> None:
-        cursor.execute(
-            "CREATE INDEX IF NOT EXISTS bti_access_principal "
-            f"ON {table['access']} (principal_kind, principal)"
-        )
+        # None by principal on purpose: readers are checked per case (`readable_cases`), by
+        # the key; an index by principal tempts the planner to read every grant of a role or
+        # service for each row instead (tilsyn's whole-municipality list took minutes).
+        return
 
     def rows(self, cursor: Cursor, change: CaseChange) -> Rows:
         case_id = str(change.case_id)
@@ -71,23 +71,30 @@ def query_access(cursor: Cursor, table: str, case_id: UUID, now: datetime) -> li
     ]
 
 
-def readable_cases(table: str, reader: Actor, now: datetime) -> tuple[str, list[object]]:
-    """A `case_id IN (…)` condition for the cases `reader` may read at `now`, and its params.
+def readable_cases(
+    table: str, reader: Actor, now: datetime, outer: str
+) -> tuple[str, list[object]]:
+    """An `EXISTS` condition on the rows of `outer` (a table with a `case_id` column): the
+    cases `reader` may read at `now`, and its params.
 
     The same matching as `Grant.applies_to`, in SQL over the access table: a role grant by
     role; a service grant by service (and unit, if the grant names one); a person grant by
     name (and service, if the grant names one). An office role matches role grants only.
+    Asked per row of `outer` by the access table's key: a query for one case or one unit
+    reads those cases' grants, not every case the reader may read.
     """
-    match = ["(principal_kind = 'role' AND principal = %s)"]
+    match = ["(a.principal_kind = 'role' AND a.principal = %s)"]
     params: list[object] = [reader.role]
     if reader.role not in OFFICE_ROLES:
         match += [
-            "(principal_kind = 'service' AND principal = %s AND (unit IS NULL OR unit = %s))",
-            "(principal_kind = 'person' AND principal = %s AND (service IS NULL OR service = %s))",
+            "(a.principal_kind = 'service' AND a.principal = %s "
+            "AND (a.unit IS NULL OR a.unit = %s))",
+            "(a.principal_kind = 'person' AND a.principal = %s "
+            "AND (a.service IS NULL OR a.service = %s))",
         ]
         params += [reader.service, reader.unit, reader.person, reader.service]
     condition = (
-        f"case_id IN (SELECT case_id FROM {table} WHERE may_read = 1 "
-        f"AND (until IS NULL OR until >= %s) AND ({' OR '.join(match)}))"
+        f"EXISTS (SELECT 1 FROM {table} a WHERE a.case_id = {outer}.case_id "
+        f"AND a.may_read = 1 AND (a.until IS NULL OR a.until >= %s) AND ({' OR '.join(match)}))"
     )
     return condition, [utc_text(now), *params]

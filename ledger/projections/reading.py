@@ -40,11 +40,14 @@ class ReadModels:
             return None
         return summary_as_of(self._opened(CaseSummary.model_validate_json(row[0])), now)
 
-    def readable(self, reader: Actor | None, now: datetime) -> tuple[str, list[object]] | None:
-        """The SQL condition for the cases `reader` may read at `now` (None: no filter)."""
+    def readable(
+        self, reader: Actor | None, now: datetime, outer: str
+    ) -> tuple[str, list[object]] | None:
+        """The SQL condition on `outer`'s rows for the cases `reader` may read at `now`
+        (None: no filter)."""
         if reader is None:
             return None
-        return readable_cases(self.db.table("bti_access"), reader, now)
+        return readable_cases(self.db.table("bti_access"), reader, now, outer)
 
     def cases(
         self,
@@ -55,7 +58,7 @@ class ReadModels:
     ) -> list[CaseSummary]:
         """Every case's summary (that `reader` may read), by unit and status, newest first."""
         where, params = ["1 = 1"], list[object]()
-        only = self.readable(reader, now)
+        only = self.readable(reader, now, self.db.table("bti_case_summary"))
         if only is not None:
             where.append(only[0])
             params.extend(only[1])
@@ -83,7 +86,7 @@ class ReadModels:
         self, query: DeadlineQuery, now: datetime, reader: Actor | None = None
     ) -> list[Deadline]:
         """The deadlines the query asks for (of cases `reader` may read), judged at `now`."""
-        only = self.readable(reader, now)
+        only = self.readable(reader, now, self.db.table("bti_deadlines"))
         with self.db.transaction() as cursor:
             return query_deadlines(cursor, self.db.table("bti_deadlines"), query, now, only)
 
@@ -99,7 +102,9 @@ class ReadModels:
         of those `reader` may read at `now`."""
         if reader is not None and now is None:
             raise ValueError("a reader's stafett is judged at a moment: give `now`")
-        only = self.readable(reader, now) if now is not None else None
+        only = (
+            self.readable(reader, now, self.db.table("bti_stafett")) if now is not None else None
+        )
         with self.db.transaction() as cursor:
             rows = query_stafett(cursor, self.db.table("bti_stafett"), person, only)
         sealer = self.db.store.sealer
