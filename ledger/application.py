@@ -8,7 +8,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -396,6 +396,30 @@ class CaseLedger:
             self.project()
             return event
         raise ConcurrencyConflict("concurrency_conflict", case=case_uuid)
+
+    def save_cases(self, cases: Sequence[Case]) -> None:
+        """Store the events `Case.record` put on `cases` in one transaction, all or none.
+
+        For the reminder daemon, which records on many cases at once. The events were checked
+        by `Case.record`; a case another writer stored an event on since it was loaded makes
+        the whole save clash (`ConcurrencyConflict`), and the cases must then be read again.
+        """
+        try:
+            self.store.save(*cases)
+        except BaseException as error:
+            # A case kept from an earlier save may be one of these, its state now ahead of
+            # the store: forgotten, so that the next command reads it again.
+            for case in cases:
+                self._take_written(case.id)
+            if not isinstance(error, IntegrityError):
+                raise
+            shown = ", ".join(str(case.id) for case in cases[:3])
+            raise ConcurrencyConflict(
+                "concurrency_conflict", case=shown + (" …" if len(cases) > 3 else "")
+            ) from None
+        for case in cases:
+            self._keep_written(case)
+        self.project()
 
     def _take_written(self, case_id: UUID) -> Case | None:
         """The case as this process last saved it, taken out so no other command shares it.

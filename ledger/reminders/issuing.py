@@ -13,6 +13,9 @@ Each tick:
 4. writes the outbox rows, then records the ReminderIssued with the derived id. A
    `duplicate_event` refusal means another daemon (or this one before a crash) recorded it
    already: expected, counted, not an error.
+
+Steps 3 and 4 go a batch of cases at a time (`BATCH_CASES`): the rows of the batch in one
+transaction, its events in one save, its marks in one transaction (`Issuer._issue_batch`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ from ledger.reminders.due import (
 )
 from ledger.reminders.logs import note
 from ledger.reminders.outbox import Intent, Outbox, moment_text
+from ledger.reminders.staging import stage_event
+
+BATCH_CASES = 200
+"""Cases issued together: their outbox rows, events and marks each in one transaction."""
 
 
 @dataclass
@@ -137,12 +144,9 @@ class Issuer:
                 report.seen_before += 1
             else:
                 by_case[due.deadline.case_id].append(due)
-        for case_id, due_here in by_case.items():
-            try:
-                self._issue_in_case(case_id, due_here, rulebook, now, report)
-            except Exception:  # one case that cannot be read never stops the others
-                report.refused += len(due_here)
-                note("case_failed", case_id=case_id, now=now, level=logging.ERROR, exc_info=True)
+        cases = list(by_case.items())
+        for first in range(0, len(cases), BATCH_CASES):
+            self._issue_batch(cases[first:first + BATCH_CASES], rulebook, now, report)
         return report
 
     def _rulebook(self) -> Rulebook:
@@ -152,18 +156,108 @@ class Issuer:
             self.ledger.rulebook = Rulebook.model_validate(adopted.rulebook_document)
         return self.ledger.rulebook
 
-    def _issue_in_case(
+    def _issue_batch(
         self,
-        case_id: UUID,
-        due_here: list[DueReminder],
+        batch: list[tuple[UUID, list[DueReminder]]],
         rulebook: Rulebook,
         now: datetime,
         report: IssueReport,
     ) -> None:
-        case = self.ledger.case_for_daemon(case_id)
+        """Issue the reminders of a batch of cases with three commits, not three per case.
+
+        The order is the one a single case has, for the whole batch: (1) the outbox rows,
+        (2) the ReminderIssued events of every case, (3) the rows marked issued. A crash
+        after (1) leaves `intended` rows without events: the next tick issues them (a row
+        only `intended` does not count as issued), and delivery waits for the event. A crash
+        after (2) leaves events whose rows are `intended`: the next tick finds them in the
+        case and counts them as duplicates, and delivery marks the rows pending and delivers
+        them. Nothing is lost and, the ids being derived, nothing is recorded twice.
+        """
+        judged: list[tuple[Case, list[Intent]]] = []
+        for case_id, due_here in batch:
+            try:
+                case = self.ledger.case_for_daemon(case_id)
+                intents = self._judge(case, due_here, rulebook, now, report)
+            except Exception:  # one case that cannot be read never stops the others
+                report.refused += len(due_here)
+                note("case_failed", case_id=case_id, now=now, level=logging.ERROR, exc_info=True)
+                continue
+            if intents:
+                judged.append((case, intents))
+        if not judged:
+            return
+        # The rows first, in one transaction: a crash after it never loses a reminder.
+        try:
+            self.outbox.intend([i for _, intents in judged for i in intents], self.channels, now)
+        except Exception:  # the batch's rows could not be written: each case on its own
+            note("batch_failed", step="intend", cases=len(judged), now=now,
+                 level=logging.WARNING, exc_info=True)
+            self._case_by_case(judged, now, report, intended=False)
+            return
+        recorded = self._record_batch(judged, now, report)
+        self.outbox.mark_issued(recorded, now)
+
+    def _record_batch(
+        self, judged: list[tuple[Case, list[Intent]]], now: datetime, report: IssueReport
+    ) -> list[UUID]:
+        """Record the ReminderIssued events of a batch in one save; the reminders now in the
+        ledger. A save that clashes (another writer on one of the cases) or fails is done
+        again case by case, so one case never costs the others their reminders."""
+        staged: list[tuple[Intent, LedgerError | None]] = []
+        for case, intents in judged:
+            for intent in intents:
+                try:
+                    stage_event(self.ledger, case, ReminderIssued, intent.reminder_id,
+                                actor=self.actor, occurred_at=now, **_event_fields(intent))
+                except LedgerError as error:  # refused by the case, not by the store
+                    staged.append((intent, error))
+                else:
+                    staged.append((intent, None))
+        try:
+            self.ledger.save_cases([case for case, _ in judged if case.pending])
+        except Exception as error:
+            note("batch_failed", step="record", cases=len(judged), now=now,
+                 error=f"{type(error).__name__}: {error}", level=logging.WARNING)
+            return self._case_by_case(judged, now, report, intended=True)
+        return [intent.reminder_id for intent, error in staged
+                if self._recorded(intent, error, now, report)]
+
+    def _case_by_case(
+        self,
+        judged: list[tuple[Case, list[Intent]]],
+        now: datetime,
+        report: IssueReport,
+        *,
+        intended: bool,
+    ) -> list[UUID]:
+        """The batch one case at a time, as a round did before batches: each case's rows,
+        then its events (each read again by `CaseLedger.record`), then its marks."""
+        recorded: list[UUID] = []
+        for case, intents in judged:
+            try:
+                if not intended:
+                    self.outbox.intend(intents, self.channels, now)
+                here = [i.reminder_id for i in intents if self._record(i, now, report)]
+                if not intended:
+                    self.outbox.mark_issued(here, now)
+                recorded += here
+            except Exception:  # one case that cannot be written never stops the others
+                report.refused += len(intents)
+                note("case_failed", case_id=case.id, now=now, level=logging.ERROR, exc_info=True)
+        return recorded
+
+    def _judge(
+        self,
+        case: Case,
+        due_here: list[DueReminder],
+        rulebook: Rulebook,
+        now: datetime,
+        report: IssueReport,
+    ) -> list[Intent]:
+        """The reminders of `due_here` the case still needs, judged from its own events now."""
         if case.status != "open":
             report.not_needed += len(due_here)
-            return
+            return []
         # Judged again from the case's own events now: the projection may lag behind.
         current = {d.deadline_id: d for d in deadlines(case.events, rulebook, now)}
         intents: list[Intent] = []
@@ -173,16 +267,13 @@ class Issuer:
             still = next((s for s in stages if s.stage.name == due.stage.name), None)
             if still is None:
                 report.not_needed += 1
-                note("reminder_not_needed", case_id=case_id, deadline_id=due.deadline.deadline_id,
+                note("reminder_not_needed", case_id=case.id, deadline_id=due.deadline.deadline_id,
                      stage=due.stage.name, now=now)
                 continue
             intent = self._intent(case, still, now, report)
             if intent is not None:
                 intents.append(intent)
-        # The rows first, in one transaction: a crash after it never loses a reminder.
-        self.outbox.intend(intents, self.channels, now)
-        recorded = [intent.reminder_id for intent in intents if self._record(intent, now, report)]
-        self.outbox.mark_issued(recorded, now)
+        return intents
 
     def _intent(
         self, case: Case, due: DueReminder, now: datetime, report: IssueReport
@@ -210,15 +301,20 @@ class Issuer:
         return intent
 
     def _record(self, intent: Intent, now: datetime, report: IssueReport) -> bool:
-        """Record the ReminderIssued; True if it is in the ledger now (by us or another)."""
+        """Record one ReminderIssued; True if it is in the ledger now (by us or another)."""
         try:
-            self.ledger.record(
-                ReminderIssued, intent.case_id, actor=self.actor, occurred_at=now,
-                event_id=intent.reminder_id, deadline_id=intent.deadline_id, rule=intent.rule,
-                stage=intent.stage, due_at=intent.due_at, to=intent.recipients,
-                late_by_seconds=intent.late_by_seconds,
-            )
+            self.ledger.record(ReminderIssued, intent.case_id, actor=self.actor,
+                               occurred_at=now, event_id=intent.reminder_id,
+                               **_event_fields(intent))
         except LedgerError as error:
+            return self._recorded(intent, error, now, report)
+        return self._recorded(intent, None, now, report)
+
+    def _recorded(
+        self, intent: Intent, error: LedgerError | None, now: datetime, report: IssueReport
+    ) -> bool:
+        """Count and log how recording `intent` went; True if it is in the ledger now."""
+        if error is not None:
             if error.code == "duplicate_event":
                 report.duplicates += 1
                 return True
@@ -231,6 +327,12 @@ class Issuer:
         note("reminder_issued", to=list(intent.recipients),
              late_by_seconds=intent.late_by_seconds, **_facts(intent, now))
         return True
+
+
+def _event_fields(intent: Intent) -> dict[str, Any]:
+    return {"deadline_id": intent.deadline_id, "rule": intent.rule, "stage": intent.stage,
+            "due_at": intent.due_at, "to": intent.recipients,
+            "late_by_seconds": intent.late_by_seconds}
 
 
 def _facts(intent: Intent, now: datetime) -> dict[str, Any]:

@@ -92,6 +92,11 @@ def moment_text(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _value(value: object) -> object:
+    """A column's value as the table keeps it (moments as sortable text)."""
+    return moment_text(value) if isinstance(value, datetime) else value
+
+
 def _moment(text: object) -> datetime | None:
     return None if text is None else _required(text)
 
@@ -237,17 +242,22 @@ class Outbox:
 
     def update(self, row: OutboxRow, **changes: object) -> None:
         """Change some columns of one row (moments are written as the table keeps them)."""
+        self.update_many([(row, changes)])
+
+    def update_many(self, updates: Sequence[tuple[OutboxRow, dict[str, object]]]) -> None:
+        """`update` for many rows in one transaction (a delivery batch's outcomes)."""
+        if not updates:
+            return
         self.setup()
-        names = sorted(changes)
-        values = [
-            moment_text(v) if isinstance(v, datetime) else v for v in (changes[n] for n in names)
-        ]
-        assignments = ", ".join(f"{name} = %s" for name in names)
         with self.db.transaction() as cursor:
-            cursor.execute(
-                f"UPDATE {self.table} SET {assignments} WHERE reminder_id = %s AND channel = %s",
-                (*values, str(row.reminder_id), row.channel),
-            )
+            for row, changes in updates:
+                names = sorted(changes)
+                assignments = ", ".join(f"{name} = %s" for name in names)
+                cursor.execute(
+                    f"UPDATE {self.table} SET {assignments} "
+                    "WHERE reminder_id = %s AND channel = %s",
+                    (*(_value(changes[n]) for n in names), str(row.reminder_id), row.channel),
+                )
 
     # ---- reading -----------------------------------------------------------------------
 
