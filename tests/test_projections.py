@@ -20,7 +20,7 @@ from ledger.policies.deadlines import deadlines
 from ledger.policies.rulebook import Duration, load_rulebook
 from ledger.projections.case_summary import utc_text
 from ledger.projections.open_deadlines import judged_at
-from ledger.projections.runner import TRACKING_TABLE
+from ledger.projections.runner import REBUILD_TABLE, TRACKING_TABLE
 from tests.cast import PPT_ADVISER, RECTOR, TEACHER, TILSYN, SetClock
 from tests.test_property_replay import STEPS
 
@@ -151,34 +151,61 @@ def test_a_rebuild_equals_the_projections_kept_command_by_command(
     assert sum(seen) == tracked["deadlines"]
 
 
+def rebuilds(ledger: CaseLedger) -> dict[str, tuple[int, UUID | None]]:
+    """Each rebuild under way: the head it rebuilds to, and the last case it has done."""
+    db = ledger.read_models.db
+    with db.transaction() as cursor:
+        cursor.execute(f"SELECT name, head, last_case FROM {db.table(REBUILD_TABLE)}")
+        return {n: (h, UUID(last) if last else None) for n, h, last in cursor.fetchall()}
+
+
 def test_an_interrupted_rebuild_continues_and_the_old_tables_serve_meanwhile(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    cases = [s12_case_with_ppt(ledger, clock) for _ in range(2)]
+    runner = ledger.read_models.runner
+    head = runner.db.max_position()
+    # Start a rebuild of the deadlines and stop it after its first batch (one case).
+    runner.rebuild_batch_size = 1
+
+    def stop(count: int) -> None:
+        raise Stopped
+
+    with pytest.raises(Stopped):
+        runner.rebuild(["deadlines"], progress=stop)
+    assert rebuilds(ledger) == {"deadlines_rebuild": (head, min(cases))}
+    # Meanwhile a new event arrives; the live tables follow it.
+    clock.advance(hours=1)
+    new_case = s12_case_with_ppt(ledger, clock)
+    assert ledger.deadlines(case_id=new_case)
+    live = dump(ledger)
+    # Run again: it continues to the head it started at, swaps in, then takes the new
+    # events as every new event is taken.
+    runner.rebuild(["deadlines"])
+    assert "deadlines_rebuild" not in positions(ledger)
+    assert rebuilds(ledger) == {}
+    assert positions(ledger)["deadlines"] == runner.db.max_position()
+    assert dump(ledger) == live
+    runner.rebuild()
+    assert dump(ledger) == live
+
+
+def test_the_tables_of_an_older_kind_of_rebuild_are_started_anew(
     ledger: CaseLedger, clock: SetClock
 ) -> None:
     s12_case_with_ppt(ledger, clock)
     before = dump(ledger)
     runner = ledger.read_models.runner
-    # Start a rebuild of the deadlines and stop it after its first small batch.
-    runner.batch_size = 3
+    # An older rebuild followed the log's order and stopped after three events.
     target = runner.rebuilding(runner.projections["deadlines"])
-    runner.setup()
     with runner.db.transaction() as cursor:
         target.projection.create_tables(cursor, target.table)
         runner._ensure_tracking(cursor, target.tracking_name)
     with runner.db.transaction() as cursor:
-        assert runner._batch(cursor, [target]) == 3
-    assert positions(ledger)["deadlines_rebuild"] == 3
-    # Meanwhile a new event arrives; the live tables follow it.
-    clock.advance(hours=1)
-    new_case = s12_case_with_ppt(ledger, clock)
-    assert ledger.deadlines(case_id=new_case)
-    # Run again: it continues from where it stopped and swaps in.
+        assert runner._batch(cursor, [target], 3) == 3
     runner.rebuild(["deadlines"])
+    assert dump(ledger) == before
     assert "deadlines_rebuild" not in positions(ledger)
-    after = dump(ledger)
-    assert after["bti_deadlines"] != before["bti_deadlines"]
-    assert ledger.deadlines(case_id=new_case)
-    runner.rebuild()
-    assert dump(ledger) == after
 
 
 def interleaved_cases(ledger: CaseLedger, clock: SetClock) -> list[UUID]:
@@ -210,14 +237,15 @@ class Stopped(Exception):
     """The rebuild was stopped from outside (as by a kill between two batches)."""
 
 
-@pytest.mark.parametrize("batches", [1, 2, 3, 5])
+@pytest.mark.parametrize("batches", [1, 2, 3])
 def test_a_rebuild_stopped_after_any_batch_and_run_again_by_a_new_process_equals_the_live_rows(
     database_url: str, ledger: CaseLedger, clock: SetClock, batches: int
 ) -> None:
-    interleaved_cases(ledger, clock)
+    cases = sorted(interleaved_cases(ledger, clock))
     before = dump(ledger)
     runner = ledger.read_models.runner
-    runner.rebuild_batch_size = 2
+    runner.rebuild_batch_size = 1  # a batch is a whole case: one event read, then the rest
+    head = runner.db.max_position()
     done: list[int] = []
 
     def stop_after_some(count: int) -> None:
@@ -227,13 +255,29 @@ def test_a_rebuild_stopped_after_any_batch_and_run_again_by_a_new_process_equals
 
     with pytest.raises(Stopped):
         runner.rebuild(progress=stop_after_some)
-    assert positions(ledger)["deadlines_rebuild"] == 2 * batches
+    # Every batch's last case is kept with its rows (the cases go in the order of their ids).
+    assert set(rebuilds(ledger).values()) == {(head, cases[batches - 1])}
+    assert positions(ledger)["deadlines_rebuild"] == 0
     # Another process continues: nothing the first one folded in memory survives.
     with CaseLedger.open(database_url, clock=clock, reader=TILSYN) as again:
-        again.read_models.runner.rebuild_batch_size = 2
+        again.read_models.runner.rebuild_batch_size = 1
         again.read_models.runner.rebuild()
     assert dump(ledger) == before
     assert "deadlines_rebuild" not in positions(ledger)
+    assert positions(ledger)["deadlines"] == head
+
+
+def test_a_case_longer_than_a_batch_and_batches_that_end_inside_a_case_rebuild_alike(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    interleaved_cases(ledger, clock)
+    s12_case_with_ppt(ledger, clock)
+    before = dump(ledger)
+    runner = ledger.read_models.runner
+    for size in (1, 2, 3, 4, 5, 7, 1000):
+        runner.rebuild_batch_size = size
+        runner.rebuild()
+        assert dump(ledger) == before, size
 
 
 def test_a_new_rulebook_recomputes_deadlines_from_the_same_events(

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from threading import Event as StopSignal
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 from ledger.case import Case
@@ -23,15 +23,15 @@ from ledger.projections.base import CaseChange, Projection, Rows
 from ledger.projections.sql import Cursor, Database, as_uuid
 
 Progress = Callable[[int], None]
-Finals = dict[UUID, int]
-"""The position of each case's last event in the log."""
 
 TRACKING_TABLE = "bti_projection_positions"
+REBUILD_TABLE = "bti_projection_rebuilds"
+"""How far each rebuild under way has got: the head it rebuilds to and the last case done."""
 REBUILD_SUFFIX = "_rebuild"
 CASE_CACHE_SIZE = 20_000
-"""Cases kept folded in memory between batches; enough for a rebuild to rarely re-read."""
+"""Cases kept folded in memory between batches of the live catch-up."""
 REBUILD_BATCH_SIZE = 5_000
-"""Notifications per transaction in a rebuild: fewer commits (each one waits for the disk),
+"""Events read per transaction in a rebuild: fewer commits (each one waits for the disk),
 while a batch still holds the write lock only briefly (a fraction of a second)."""
 
 
@@ -83,6 +83,10 @@ class ProjectionRunner:
                 f"CREATE TABLE IF NOT EXISTS {self.db.table(TRACKING_TABLE)} "
                 "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
             )
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.db.table(REBUILD_TABLE)} "
+                "(name TEXT PRIMARY KEY, head BIGINT NOT NULL, last_case TEXT NOT NULL)"
+            )
             for projection in self.projections.values():
                 target = self.live(projection)
                 projection.create_tables(cursor, target.table)
@@ -111,29 +115,19 @@ class ProjectionRunner:
         targets = [self.live(p) for p in self.projections.values()]
         return self._run(targets, progress, self.batch_size)
 
-    def _run(
-        self, targets: list[Target], progress: Progress | None, size: int,
-        finals: Finals | None = None,
-    ) -> int:
+    def _run(self, targets: list[Target], progress: Progress | None, size: int) -> int:
         done = 0
         while True:
             with self.db.transaction() as cursor:
-                count = self._batch(cursor, targets, size, finals)
+                count = self._batch(cursor, targets, size)
             done += count
             if progress and count:
                 progress(count)
             if count < size:
                 return done
 
-    def _batch(
-        self, cursor: Cursor, targets: list[Target], size: int | None = None,
-        finals: Finals | None = None,
-    ) -> int:
-        """One transaction's worth: lock positions, apply what follows them, move them on.
-
-        `finals` (a rebuild only): the position of each case's last event. A case's rows
-        wait until the batch that holds it; see `rebuild`.
-        """
+    def _batch(self, cursor: Cursor, targets: list[Target], size: int | None = None) -> int:
+        """One transaction's worth: lock positions, apply what follows them, move them on."""
         positions = self._lock_positions(cursor, [t.tracking_name for t in targets])
         start = min(positions.values())
         rows = self.db.select_notifications(cursor, start, size or self.batch_size)
@@ -171,13 +165,7 @@ class ProjectionRunner:
             known = self._case_ids_until(cursor, last)
             for name in everything:
                 changed[name] = known
-        if finals is not None:
-            for name, case_ids in changed.items():
-                changed[name] = {c for c in case_ids if finals.get(c, 0) <= last}
         self._write(cursor, targets, changed, rulebook=rulebook, last=last, folded=newest.keys())
-        if finals is not None:
-            for case_id in set().union(*changed.values()):
-                self._cases.pop(case_id, None)  # done with it: memory for the cases under way
         tracking = self.db.table(TRACKING_TABLE)
         cursor.executemany(
             f"UPDATE {tracking} SET position = %s WHERE name = %s",
@@ -203,13 +191,22 @@ class ProjectionRunner:
         for case_id in wanted:
             held = self._cases.get(case_id) if case_id in folded else None
             cases[case_id] = held if held is not None else self._case_until(cursor, case_id, last)
+        self._write_cases(cursor, targets, cases, changed, rulebook)
+
+    def _write_cases(
+        self, cursor: Cursor, targets: list[Target], cases: dict[UUID, Case],
+        changed: dict[str, set[UUID]] | None, rulebook: Rulebook,
+    ) -> None:
+        """Replace the rows of `cases` (in each target, those `changed` names; None: all)."""
+        sealer = self.db.store.sealer
         # One change per case, shared by the projections: deadlines are computed once.
         shared = {
             case_id: CaseChange(case, rulebook, sealer)
             for case_id, case in cases.items() if case.status != "new"
         }
         for target in targets:
-            case_ids = [c for c in wanted if c in changed[target.tracking_name] and c in shared]
+            named = None if changed is None else changed[target.tracking_name]
+            case_ids = [c for c in cases if (named is None or c in named) and c in shared]
             projection = target.projection
             collected: Rows = {logical: [] for logical in projection.tables}
             for case_id in case_ids:
@@ -283,16 +280,6 @@ class ProjectionRunner:
         )
         return {as_uuid(row[0]) for row in cursor.fetchall()}
 
-    def _last_positions(self, cursor: Cursor) -> Finals:
-        """The position of each case's last event, as the log stands now."""
-        column = self.db.position_column
-        cursor.execute(
-            f"SELECT originator_id, MAX({column}) FROM {self.db.events_table} "
-            "WHERE originator_id <> %s GROUP BY originator_id",
-            (self.db.stream_key(LEDGER_ID),),
-        )
-        return {as_uuid(key): int(position) for key, position in cursor.fetchall()}
-
     def _rulebook_at(self, cursor: Cursor, position: int) -> Rulebook | None:
         """The rulebook in force after notification `position` (the latest adopted by then)."""
         column = self.db.position_column
@@ -327,41 +314,174 @@ class ProjectionRunner:
         The live tables keep serving until the swap, which is one transaction. An
         interrupted rebuild continues where it stopped when run again.
 
-        Nobody reads the tables being rebuilt, so a case's rows are written once, in the
-        batch that holds its last event, not again in every batch that touches it; the
-        case is folded in memory until then. Each batch still moves the positions in its
-        own transaction, and what it leaves unwritten has an event after them: a rebuild
-        stopped anywhere (even killed) writes it when it continues.
+        It rebuilds the log as it stood at its start (the head H): the rulebook in force at
+        H, then the case events up to H case by case, in the order the event store keeps
+        them (stream, version). Each case is folded from its first event to its last and
+        its rows are written once, so memory holds one batch of cases, not every case under
+        way as reading in log order would. Each batch records the last case done in the
+        same transaction as its rows; the swap sets the positions to H, and the events
+        recorded since then are applied as every new event is.
         """
         self.setup()
         chosen = [self.projections[n] for n in (names or list(self.projections))]
         targets = [self.rebuilding(p) for p in chosen]
+        head = self._start_rebuild(targets)
+        done = 0
+        while True:
+            with self.db.transaction() as cursor:
+                count, more = self._rebuild_batch(cursor, targets, head, self.rebuild_batch_size)
+            done += count
+            if progress and count:
+                progress(count)
+            if not more:
+                break
+        with self.db.transaction() as cursor:
+            self._swap(cursor, targets, head)
+        return done + self._run([self.live(p) for p in chosen], progress, self.batch_size)
+
+    def _start_rebuild(self, targets: list[Target]) -> int:
+        """Make each target's tables and progress ready; returns the head to rebuild to.
+
+        A rebuild already under way keeps its head; a target with none (or another head,
+        or tables from an older kind of rebuild) starts anew with empty tables.
+        """
+        names = [t.tracking_name for t in targets]
         with self.db.transaction() as cursor:
             for target in targets:
-                target.projection.create_tables(cursor, target.table)
                 self._ensure_tracking(cursor, target.tracking_name)
-            finals = self._last_positions(cursor)
-        self._cases.clear()
-        size = self.rebuild_batch_size
-        try:
-            done = self._run(targets, progress, size, finals)
-            with self.db.transaction() as cursor:
-                done += self._batch_until_head(cursor, targets, size, finals)
-                self._swap(cursor, targets)
-        finally:
-            self._cases.clear()
-        return done
+            self._lock_positions(cursor, names)  # another rebuild starting waits for this one
+            found = self._rebuild_progress(cursor, names)
+            if found:
+                head = max(h for h, _ in found.values())
+            else:
+                cursor.execute(f"SELECT MAX({self.db.position_column}) FROM {self.db.events_table}")
+                row = cursor.fetchone()
+                head = int(row[0]) if row and row[0] is not None else 0
+            progress = self.db.table(REBUILD_TABLE)
+            for target in targets:
+                if target.tracking_name in found and found[target.tracking_name][0] == head:
+                    target.projection.create_tables(cursor, target.table)
+                    continue
+                for table in target.table.values():
+                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+                target.projection.create_tables(cursor, target.table)
+                cursor.execute(f"DELETE FROM {progress} WHERE name = %s", (target.tracking_name,))
+                cursor.execute(
+                    f"INSERT INTO {progress} (name, head, last_case) VALUES (%s, %s, '')",
+                    (target.tracking_name, head),
+                )
+        return head
 
-    def _batch_until_head(
-        self, cursor: Cursor, targets: list[Target], size: int, finals: Finals
-    ) -> int:
-        total = 0
-        while (count := self._batch(cursor, targets, size, finals)) > 0:
-            total += count
-        return total
+    def _rebuild_progress(self, cursor: Cursor, names: list[str]) -> dict[str, tuple[int, str]]:
+        """Each named rebuild's head and the last case it has done ('' before the first)."""
+        marks = ", ".join(["%s"] * len(names))
+        cursor.execute(
+            f"SELECT name, head, last_case FROM {self.db.table(REBUILD_TABLE)} WHERE name IN ({marks})",
+            names,
+        )
+        return {str(name): (int(head), str(after)) for name, head, after in cursor.fetchall()}
 
-    def _swap(self, cursor: Cursor, targets: list[Target]) -> None:
+    def _rebuild_batch(
+        self, cursor: Cursor, targets: list[Target], head: int, size: int
+    ) -> tuple[int, bool]:
+        """Write the rows of the next cases after the last one done; returns (events, more?)."""
+        names = [t.tracking_name for t in targets]
+        self._lock_positions(cursor, names)  # two processes continuing at once take turns
+        found = self._rebuild_progress(cursor, names)
+        if set(found) != set(names) or any(h != head for h, _ in found.values()):
+            raise RuntimeError("another process restarted or finished this rebuild meanwhile")
+        # Every target has done at least the cases up to the smallest; rewriting a case
+        # another target has already done gives the same rows.
+        after = min(a for _, a in found.values())
+        stored = self._case_events(cursor, head, after, size)
+        more = len(stored) == size
+        if more:
+            last = stored[-1][0]
+            if stored[0][0] == last:  # one case fills the batch: read all of it
+                stored = self._case_events(cursor, head, after, None, only=last)
+            else:  # the last case may go on in the next batch: it is read again there
+                while stored[-1][0] == last:
+                    stored.pop()
+        count = len(stored)
+        if not after:
+            count += self._ledger_events(cursor, head)  # counted once, with the first batch
+        if not stored:
+            return count, more
+        rulebook = self._rulebook_at(cursor, head)
+        if rulebook is None:
+            raise RuntimeError("the event log has case events before any RulebookAdopted")
+        cases = self._fold_cases(cursor, stored)
+        self._write_cases(cursor, targets, cases, None, rulebook)
+        cursor.execute(
+            f"UPDATE {self.db.table(REBUILD_TABLE)} SET last_case = %s "
+            f"WHERE name IN ({', '.join(['%s'] * len(names))})",
+            [str(stored[-1][0]), *names],
+        )
+        return count, more
+
+    def _case_events(
+        self, cursor: Cursor, head: int, after: str, limit: int | None, only: Any = None
+    ) -> list[tuple[Any, str, bytes]]:
+        """Case events up to `head` in stream order: (stream key, topic, state), the streams
+        after `after` (at most `limit` rows), or every event of stream `only`.
+
+        The order is the event store's primary key, so each batch is a range of its index
+        (keyset, not OFFSET, which would scan everything before it again).
+        """
+        column = self.db.position_column
+        where, params = [f"{column} <= %s", "originator_id <> %s"], [
+            head, self.db.stream_key(LEDGER_ID)
+        ]
+        if only is not None:
+            where.append("originator_id = %s")
+            params.append(only)
+        elif after:
+            where.append("originator_id > %s")
+            params.append(self.db.stream_key(UUID(after)))
+        statement = (
+            f"SELECT originator_id, topic, state FROM {self.db.events_table} "
+            f"WHERE {' AND '.join(where)} ORDER BY originator_id, originator_version"
+        )
+        if limit is not None:
+            statement += " LIMIT %s"
+            params.append(limit)
+        cursor.execute(statement, params)
+        return [(row[0], str(row[1]), bytes(row[2])) for row in cursor.fetchall()]
+
+    def _ledger_events(self, cursor: Cursor, head: int) -> int:
+        """How many events of the ledger's own stream are at `head` or before."""
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {self.db.events_table} "
+            f"WHERE originator_id = %s AND {self.db.position_column} <= %s",
+            (self.db.stream_key(LEDGER_ID), head),
+        )
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def _fold_cases(self, cursor: Cursor, stored: list[tuple[Any, str, bytes]]) -> dict[UUID, Case]:
+        """Each case of a batch folded from all its events (given in stream order)."""
+        streams: dict[Any, UUID] = {}
+        for key, _, _ in stored:
+            if key not in streams:
+                streams[key] = key if isinstance(key, UUID) else UUID(key)
+        sealer = self.db.store.sealer
+        sealer.keys.load(list(streams.values()), cursor.raw)  # the batch's keys in one query
+        cases: dict[UUID, Case] = {}
+        for key, topic, state in stored:
+            case_id = streams[key]
+            case = cases.get(case_id)
+            if case is None:
+                case = cases[case_id] = Case(id=case_id)
+            case._apply(cast(CaseEvent, sealer.open_event(topic, state, case_id)))
+        return cases
+
+    def _swap(self, cursor: Cursor, targets: list[Target], head: int) -> None:
         tracking = self.db.table(TRACKING_TABLE)
+        names = [t.tracking_name for t in targets]
+        self._lock_positions(cursor, names)
+        found = self._rebuild_progress(cursor, names)
+        if set(found) != set(names) or any(h != head for h, _ in found.values()):
+            raise RuntimeError("another process restarted or finished this rebuild meanwhile")
         for target in targets:
             live = self.live(target.projection)
             self._lock_positions(cursor, [live.tracking_name])
@@ -376,11 +496,10 @@ class ProjectionRunner:
                     )
             target.projection.create_indexes(cursor, live.table)
             cursor.execute(
-                f"UPDATE {tracking} SET position = "
-                f"(SELECT position FROM {tracking} WHERE name = %s) WHERE name = %s",
-                (target.tracking_name, live.tracking_name),
+                f"UPDATE {tracking} SET position = %s WHERE name = %s", (head, live.tracking_name)
             )
-            cursor.execute(f"DELETE FROM {tracking} WHERE name = %s", (target.tracking_name,))
+            for table in (tracking, self.db.table(REBUILD_TABLE)):
+                cursor.execute(f"DELETE FROM {table} WHERE name = %s", (target.tracking_name,))
 
     def drop_rebuilds(self) -> None:
         """Forget unfinished rebuilds (their tables and positions)."""
@@ -390,10 +509,11 @@ class ProjectionRunner:
                 target = self.rebuilding(projection)
                 for table in target.table.values():
                     cursor.execute(f"DROP TABLE IF EXISTS {table}")
-                cursor.execute(
-                    f"DELETE FROM {self.db.table(TRACKING_TABLE)} WHERE name = %s",
-                    (target.tracking_name,),
-                )
+                for table in (TRACKING_TABLE, REBUILD_TABLE):
+                    cursor.execute(
+                        f"DELETE FROM {self.db.table(table)} WHERE name = %s",
+                        (target.tracking_name,),
+                    )
 
     # ---- following as a separate process -------------------------------------------------
 
