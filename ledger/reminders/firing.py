@@ -21,13 +21,14 @@ import fcntl
 import hashlib
 import os
 from pathlib import Path
-from typing import Protocol
-
-import psycopg
+from typing import TYPE_CHECKING, Protocol
 
 from ledger.errors import LedgerError
 from ledger.reminders.logs import note
 from ledger.store import environment_for, redact
+
+if TYPE_CHECKING:  # imported when a PostgreSQL lock is used: SQLite commands need none of it
+    import psycopg
 
 
 class FirerLock(Protocol):
@@ -94,12 +95,16 @@ class AdvisoryLock:
         self.held = False
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
+        import psycopg  # noqa: PLC0415 - only a PostgreSQL ledger's daemon gets here
+
         if self.connection is None or self.connection.closed:
             params = {k: v for k, v in self.conninfo.items() if v is not None}
             self.connection = psycopg.connect(autocommit=True, **params)  # type: ignore[arg-type]
         return self.connection
 
     def acquire(self) -> bool:
+        import psycopg  # noqa: PLC0415 - see _connect
+
         try:
             row = self._connect().execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
         except psycopg.OperationalError as error:
@@ -114,6 +119,8 @@ class AdvisoryLock:
         if not self.held:
             return
         self.held = False
+        import psycopg  # noqa: PLC0415 - see _connect
+
         try:
             self._connect().execute("SELECT pg_advisory_unlock(%s)", (self.key,))
         except psycopg.OperationalError:
