@@ -25,7 +25,7 @@ import os
 import stat
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,9 +47,9 @@ KEY_BYTES = 32
 NONCE_BYTES = 12
 KEYS_TABLE = "bti_case_keys"
 IDENTITY_TABLE = "bti_identity_index"
-CACHE_SIZE = 100_000
-"""Case keys a process keeps unwrapped: a replay of a large ledger reads events of many
-cases in turn, and an evicted key costs a query to read again."""
+CACHE_SIZE = 10_000
+"""Case keys a process keeps unwrapped (about 3 KB each in memory): a replay reads a batch's
+keys in one query, so an evicted key costs little to read again, and memory stays flat."""
 _ENSURE_CHUNK = 5_000
 CACHE_SECONDS = 300.0
 """How long a process keeps a case key it has read: after an erasure, another running process
@@ -316,6 +316,11 @@ class CaseKeys:
             self._cache.move_to_end(case_id)
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
+
+    def forget(self, case_ids: Iterable[UUID]) -> None:
+        """Drop these cases' keys from memory (a rebuild is done with them)."""
+        for case_id in case_ids:
+            self._cache.pop(case_id, None)
 
     def _unwrap(self, case_id: UUID, wrapped: bytes) -> AESGCM:
         try:

@@ -412,6 +412,9 @@ class ProjectionRunner:
             raise RuntimeError("the event log has case events before any RulebookAdopted")
         cases = self._fold_cases(cursor, stored)
         self._write_cases(cursor, targets, cases, None, rulebook)
+        sealer = self.db.store.sealer
+        if sealer is not None:
+            sealer.keys.forget(cases)  # read case by case: these keys are not needed again
         cursor.execute(
             f"UPDATE {self.db.table(REBUILD_TABLE)} SET last_case = %s "
             f"WHERE name IN ({', '.join(['%s'] * len(names))})",
