@@ -784,13 +784,16 @@ class CaseLedger:
 
     def all_events(self, batch: int = 1000) -> Iterator[Event]:
         """Every event of the ledger in the order it was recorded, read in batches."""
-        start = 1
+        # Read straight from the table (the library's notification objects cost a fifth of
+        # a replay), one short read transaction per batch.
+        db, after = self.read_models.db, 0
         while True:
-            rows = self.store.recorder.select_notifications(start=start, limit=batch)
+            with db.transaction() as cursor:
+                rows = db.select_notifications(cursor, after, batch)
             if not rows:
                 return
-            yield from self.store.decode_rows(rows)
-            start = rows[-1].id + 1
+            yield from self.store.decode_stored([(s, topic, state) for _, s, _, topic, state in rows])
+            after = rows[-1][0]
 
     def list_cases(self, unit: str | None = None, status: str | None = None) -> list[CaseSummary]:
         """The cases the reader may read, with level and holder, by unit and status, newest first."""

@@ -84,11 +84,16 @@ class EventStoreApplication(Application[UUID]):
     def decode_rows(self, rows: Sequence[Notification]) -> list[Event]:
         """A batch of stored rows back to their models: the keys of all their cases read in
         one query first, instead of one query per case as each is met."""
-        streams = [_uuid(r.originator_id) for r in rows]
-        self.case_keys.load(list({s for s, r in zip(streams, rows, strict=True)
-                                  if SEALED_MARK in r.state}))
-        return [self.sealer.open_event(r.topic, r.state, s)
-                for s, r in zip(streams, rows, strict=True)]
+        return self.decode_stored([(r.originator_id, r.topic, r.state) for r in rows])
+
+    def decode_stored(self, rows: Sequence[tuple[UUID | str, str, bytes]]) -> list[Event]:
+        """`decode_rows` for plain (stream, topic, state) rows, as a scan reads them."""
+        streams = [_uuid(stream) for stream, _, _ in rows]
+        self.case_keys.load(list({s for s, (_, _, state) in zip(streams, rows, strict=True)
+                                  if SEALED_MARK in state}))
+        open_event = self.sealer.open_event
+        return [open_event(topic, state, s)
+                for s, (_, topic, state) in zip(streams, rows, strict=True)]
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         environment = super().construct_env(name, env)
