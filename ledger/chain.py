@@ -48,7 +48,7 @@ CHAIN_TABLE = "bti_chain"
 GENESIS = bytes(32)
 """What the first event of a stream, and of the ledger, links to."""
 
-_DOMAIN = b"bti-ledger event v1\x00"
+EVENT_HASH_DOMAIN = b"bti-ledger event v1\x00"
 """Prefixed to every event hash, so a hash of this chain is never a hash of anything else."""
 
 _sha256 = hashlib.sha256
@@ -67,7 +67,7 @@ def event_hash_of(stream_id: bytes, version: int, topic: str, state: bytes) -> b
     """`event_hash` with the stream id as its 16 bytes (what a verifier reads fastest)."""
     return _sha256(
         b"".join((
-            _DOMAIN, stream_id, version.to_bytes(8, "big", signed=True), _topic_field(topic), state
+            EVENT_HASH_DOMAIN, stream_id, version.to_bytes(8, "big", signed=True), _topic_field(topic), state
         ))
     ).digest()
 
@@ -156,7 +156,7 @@ def chain_links(
     heads = {stream_id.bytes: head for stream_id, head in case_heads.items()}
     streams: dict[Any, tuple[UUID, bytes]] = {}
     links: list[ChainLink] = []
-    append, sha256, join, domain, topics = links.append, _sha256, b"".join, _DOMAIN, _topic_fields
+    append, sha256, join, domain, topics = links.append, _sha256, b"".join, EVENT_HASH_DOMAIN, _topic_fields
     for position, event in pairs:
         originator = event.originator_id
         stream = streams.get(originator)

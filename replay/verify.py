@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
 
-from ledger.chain import _DOMAIN, CHAIN_TABLE, GENESIS, event_hash_of, event_id_of, link
+from ledger.chain import CHAIN_TABLE, EVENT_HASH_DOMAIN, GENESIS, event_hash_of, event_id_of, link
 from ledger.projections.sql import Cursor, Database
 from ledger.store import EventStoreApplication
 
@@ -360,7 +360,7 @@ def _linked_head(rows: list[JoinedRow], head: bytes) -> bytes | None:
     The hot loop of `verify`, so `event_hash_of` and `link` are written out here (the same
     bytes, in the same order: `test_tamper` checks them against `ledger/chain.py`).
     """
-    sha256, join, from_hex, domain = hashlib.sha256, b"".join, bytes.fromhex, _DOMAIN
+    sha256, join, from_hex, domain = hashlib.sha256, b"".join, bytes.fromhex, EVENT_HASH_DOMAIN
     topics = _TOPIC_FIELDS
     try:
         for _, stream, version, same, event_hash, _, ledger_hash, topic, state in rows:
