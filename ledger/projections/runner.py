@@ -204,6 +204,7 @@ class ProjectionRunner:
             case_id: CaseChange(case, rulebook, sealer)
             for case_id, case in cases.items() if case.status != "new"
         }
+        writes: list[tuple[str, list[tuple[Any, ...]]]] = []
         for target in targets:
             named = None if changed is None else changed[target.tracking_name]
             case_ids = [c for c in cases if (named is None or c in named) and c in shared]
@@ -212,15 +213,20 @@ class ProjectionRunner:
             for case_id in case_ids:
                 for logical, found in projection.rows(cursor, shared[case_id]).items():
                     collected[logical].extend(found)
-            keys = [(str(c),) for c in case_ids]
+            keys: list[tuple[Any, ...]] = [(str(c),) for c in case_ids]
             for logical, name in target.table.items():
                 columns = projection.columns[logical]
-                cursor.executemany(f"DELETE FROM {name} WHERE case_id = %s", keys)
-                cursor.executemany(
+                writes.append((f"DELETE FROM {name} WHERE case_id = %s", keys))
+                writes.append((
                     f"INSERT INTO {name} ({', '.join(columns)}) "
                     f"VALUES ({', '.join(['%s'] * len(columns))})",
-                    collected[logical],
-                )
+                    list(collected[logical]),
+                ))
+        # Every table's DELETE and INSERT in one round trip on PostgreSQL (they were eight,
+        # most of recording one action's time there).
+        with cursor.pipelined():
+            for statement, rows in writes:
+                cursor.executemany(statement, rows)
 
     def _lock_positions(self, cursor: Cursor, names: list[str]) -> dict[str, int]:
         tracking = self.db.table(TRACKING_TABLE)

@@ -31,6 +31,15 @@ class Cursor:
         if rows:
             self.raw.executemany(self._sql(statement), [tuple(r) for r in rows])
 
+    @contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """Statements sent together, one round trip for all (PostgreSQL; SQLite has none)."""
+        if self.dialect != "postgres":
+            yield
+            return
+        with self.raw.connection.pipeline():
+            yield
+
     def fetchall(self) -> list[tuple[Any, ...]]:
         rows = self.raw.fetchall()
         if rows and isinstance(rows[0], dict):  # PostgreSQL's rows are dicts: all or none
