@@ -257,7 +257,7 @@ MEASURES: tuple[tuple[str, str], ...] = (
     ("floor.record", "floor: one row inserted and committed"),
     ("floor.case_show", "floor: raw SELECT of the summary row + orjson"),
     ("floor.deadlines", "floor: raw SELECT of the same deadline rows + orjson"),
-    ("naive.load", "naive: events.put, 10k events per transaction (fills its store)"),
+    ("naive.load", "naive: events.put, 10k events per transaction (1k on PostgreSQL; fills its store)"),
     ("naive.replay", "naive: notification log section by section, default transcoder"),
     ("naive.get", "naive: one repository.get per case"),
     ("naive.record", "naive: one command = repository.get + method + save"),

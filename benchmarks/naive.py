@@ -98,8 +98,15 @@ def case_lines(jsonl: Path) -> Iterator[dict[str, Any]]:
                 yield values
 
 
+POSTGRES_PUT = 1_000
+"""Events per `put` into the library's own PostgreSQL recorder: a put of some megabytes hangs
+in psycopg's `pipeline.sync()` (the bug `ledger/chain_postgres.py` works around)."""
+
+
 def load(url: str, jsonl: Path, batch: int = 10_000) -> dict[str, Any]:
     """Fill the naive store with the file's case events, `events.put` per batch."""
+    if url.startswith("postgres"):
+        batch = min(batch, POSTGRES_PUT)
     app = open_naive(url)
     count = 0
     began = time.perf_counter()
