@@ -3,6 +3,7 @@
     python -m benchmarks                      # 10,000 cases (~100k events), SQLite
     python -m benchmarks --cases 100000       # ~1M events
     python -m benchmarks --postgres           # and the same on PostgreSQL (1 and 4 writers)
+    python -m benchmarks --postgres-only      # PostgreSQL alone
     python -m benchmarks --tiny               # a few seconds; what CI runs
     python -m benchmarks --only replay,rebuild --workdir /tmp/b --profile
 
@@ -27,6 +28,8 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--open-share", type=float, help="share of cases still open (default 0.8)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--postgres", action="store_true", help="also measure on PostgreSQL")
+    parser.add_argument("--postgres-only", action="store_true",
+                        help="measure on PostgreSQL only (no SQLite run)")
     parser.add_argument("--tiny", action="store_true", help="a tiny run that only shows it works")
     parser.add_argument("--only", help=f"comma-separated phases: {', '.join(PHASES)}")
     parser.add_argument("--record-commands", type=int, help="commands recorded one at a time")
@@ -54,7 +57,8 @@ def parse(argv: list[str]) -> Options:
         unknown = only - set(PHASES)
         if unknown:
             parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}; known: {', '.join(PHASES)}")
-    return Options(sizes=sizes, postgres=args.postgres, only=only, workdir=args.workdir,
+    return Options(sizes=sizes, postgres=args.postgres or args.postgres_only,
+                   sqlite=not args.postgres_only, only=only, workdir=args.workdir,
                    keep=args.keep, profile=args.profile, json_out=args.json)
 
 

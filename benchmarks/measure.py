@@ -356,7 +356,12 @@ def latency_row(m: dict[str, Any], name: str, floor_name: str | None,
     wanted = "" if limit is None else f"p99 < {limit:g} ms"
     if got.get("unavailable"):
         return Row(name, WHAT[name], "not available yet", target=wanted, met="—")
+    if got.get("failed"):
+        return Row(name, WHAT[name], f"failed: {got['failed']}", target=wanted,
+                   met="**no**" if limit is not None else "—")
     base = m.get(floor_name, {}) if floor_name else {}
+    if "p50" not in base:
+        base = {}  # the floor's own phase failed: no ratio
     ratio = base["p50"] / got["p50"] if base.get("p50") and got.get("p50") else None
     note = f" ({got['note']})" if got.get("note") else ""
     return Row(name, WHAT[name] + note, fmt_ms(got), fmt_ms(base or None), fmt_ratio(ratio),
@@ -913,6 +918,7 @@ def machine(postgres: bool) -> dict[str, str]:
 class Options:
     sizes: Sizes
     postgres: bool = False
+    sqlite: bool = True
     only: set[str] = field(default_factory=lambda: set(PHASES))
     workdir: Path | None = None
     keep: bool = False
@@ -954,9 +960,10 @@ def main(options: Options) -> int:
             return write
 
         sqlite_run.checkpoint = keep(sqlite_run)
-        results["databases"]["sqlite"] = sqlite_run.run()
-        sizes_on_disk = {p.name: p.stat().st_size / 1e6 for p in workdir.glob("*.sqlite")}
-        results["dataset"]["sqlite_mb"] = sizes_on_disk
+        if options.sqlite:
+            results["databases"]["sqlite"] = sqlite_run.run()
+            sizes_on_disk = {p.name: p.stat().st_size / 1e6 for p in workdir.glob("*.sqlite")}
+            results["dataset"]["sqlite_mb"] = sizes_on_disk
         if options.postgres:
             schema = create_schema(POSTGRES_URL)
             url = f"{POSTGRES_URL}?schema={schema}"
@@ -968,8 +975,9 @@ def main(options: Options) -> int:
         if schema and not options.keep:
             drop_schema(POSTGRES_URL, schema)
     results["seconds"] = time.perf_counter() - began
-    print_report(results)
+    # Written before the report is printed: the numbers must survive a report that fails.
     (workdir / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    print_report(results)
     if options.json_out:
         options.json_out.write_text(json.dumps(results, indent=1, default=str))
     if options.keep or options.workdir:
