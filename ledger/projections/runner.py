@@ -345,7 +345,16 @@ class ProjectionRunner:
                 break
         with self.db.transaction() as cursor:
             self._swap(cursor, targets, head)
-        return done + self._run([self.live(p) for p in chosen], progress, self.batch_size)
+        live = [self.live(p) for p in chosen]
+        if self.db.dialect == "postgres":
+            # Fresh tables have no statistics until autovacuum gets to them; meanwhile the
+            # planner took tilsyn's whole-municipality deadline list for one row and spent
+            # 40 s on it.
+            with self.db.transaction() as cursor:
+                for target in live:
+                    for table in target.table.values():
+                        cursor.execute(f"ANALYZE {table}")
+        return done + self._run(live, progress, self.batch_size)
 
     def _start_rebuild(self, targets: list[Target]) -> int:
         """Make each target's tables and progress ready; returns the head to rebuild to.
