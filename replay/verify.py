@@ -42,7 +42,7 @@ Progress = Callable[[int], None]
 """Called with the number of positions just verified (for a progress bar)."""
 
 BATCH = 5_000
-"""Positions read per batch in the ledger pass; rows per batch in the case pass."""
+"""Positions read per batch (events joined to their chain rows)."""
 
 ProblemKind = Literal[
     "altered",
