@@ -321,14 +321,24 @@ ROW_SPECS: tuple[tuple[str, str, str | None, float | None], ...] = (
 )
 
 
+def unmeasured_row(name: str, got: dict[str, Any], wanted: str, judged: bool) -> Row | None:
+    """The row of a measure that has no value: not available yet, or its phase failed (a
+    failure misses the target, if the measure has one)."""
+    if got.get("unavailable"):
+        return Row(name, WHAT[name], "not available yet", target=wanted, met="—")
+    if got.get("failed"):
+        return Row(name, WHAT[name], f"failed: {got['failed']}", target=wanted,
+                   met="**no**" if judged else "—")
+    return None
+
+
 def throughput_row(m: dict[str, Any], name: str, floor_name: str | None,
                    target: float | None) -> Row:
     got = m[name]
     wanted = "" if target is None else f"≥ {target:.2f}× floor"
-    if got.get("unavailable"):
-        return Row(name, WHAT[name], "not available yet", target=wanted, met="—")
-    if got.get("failed"):
-        return Row(name, WHAT[name], f"failed: {got['failed']}", target=wanted, met="**no**")
+    unmeasured = unmeasured_row(name, got, wanted, judged=True)
+    if unmeasured is not None:
+        return unmeasured
     value = got["rate"]
     base = m.get(floor_name, {}).get("rate") if floor_name else None
     ratio = value / base if base else None
@@ -354,11 +364,9 @@ def latency_row(m: dict[str, Any], name: str, floor_name: str | None,
                 limit: float | None) -> Row:
     got = m[name]
     wanted = "" if limit is None else f"p99 < {limit:g} ms"
-    if got.get("unavailable"):
-        return Row(name, WHAT[name], "not available yet", target=wanted, met="—")
-    if got.get("failed"):
-        return Row(name, WHAT[name], f"failed: {got['failed']}", target=wanted,
-                   met="**no**" if limit is not None else "—")
+    unmeasured = unmeasured_row(name, got, wanted, judged=limit is not None)
+    if unmeasured is not None:
+        return unmeasured
     base = m.get(floor_name, {}) if floor_name else {}
     if "p50" not in base:
         base = {}  # the floor's own phase failed: no ratio
