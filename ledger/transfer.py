@@ -34,6 +34,7 @@ from ledger.events import (
 )
 from ledger.messages import text
 from ledger.policies.rulebook import Rulebook
+from ledger.projections.sql import Database
 from ledger.store import EventStoreApplication
 
 MAX_LINE_BYTES = 1_048_576
@@ -143,17 +144,11 @@ BULK_ANALYZE = 10_000
 
 
 def _refresh_planner_statistics(store: EventStoreApplication, stored: int) -> None:
-    """After a bulk import on PostgreSQL, ANALYZE the event and chain tables: until
-    autovacuum gets to them the planner believes them small and picks plans (a backwards
-    scan of the position index) that make each following command and read slow."""
-    datastore = getattr(store.recorder, "datastore", None)
-    schema = getattr(datastore, "schema", None)
-    if stored < BULK_ANALYZE or datastore is None or schema is None:
-        return  # SQLite (no schema): its planner does not need it for these queries
-    events = getattr(store.recorder, "events_table_name", "stored_events")
-    with datastore.transaction(commit=True) as cursor:
-        for table in (events, CHAIN_TABLE):
-            cursor.execute(f'ANALYZE "{schema}"."{table}"')
+    """After a bulk import, the event and chain tables' statistics (PostgreSQL): without
+    them the planner scanned the position index backwards on every following command."""
+    if stored >= BULK_ANALYZE:
+        db = Database(store)
+        db.analyze([db.events_table, db.table(CHAIN_TABLE)])
 
 
 class _ImportCheck:

@@ -74,6 +74,17 @@ class Database:
         with self.datastore.transaction(commit=True) as raw:
             yield Cursor(raw, self.dialect)
 
+    def analyze(self, tables: Sequence[str]) -> None:
+        """Refresh PostgreSQL's planner statistics of `tables` (names as `table` gives them)
+        after a bulk write: until autovacuum gets to fresh or grown tables, the planner
+        believes them small and can pick plans that are slower by orders of magnitude.
+        SQLite's planner needs none for the ledger's queries."""
+        if self.dialect != "postgres" or not tables:
+            return
+        with self.transaction() as cursor:
+            for table in tables:
+                cursor.execute(f"ANALYZE {table}")
+
     def stream_key(self, stream_id: UUID) -> Any:
         """The originator id as the events table stores it."""
         return stream_id.hex if self.dialect == "sqlite" else stream_id
