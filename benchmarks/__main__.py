@@ -36,6 +36,10 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--samples", type=int, help="samples per latency measure")
     parser.add_argument("--daemon-timeout", type=float,
                         help="seconds a daemon tick may take before it is stopped (default 1200)")
+    parser.add_argument("--import-parts", type=int,
+                        help="import the municipality from this many files, split by case")
+    parser.add_argument("--cli-timeout", type=float,
+                        help="seconds one operation may take before it is stopped (default 3600)")
     parser.add_argument("--workdir", type=Path, help="keep the files here (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir and PG schema")
     parser.add_argument("--profile", action="store_true",
@@ -47,6 +51,7 @@ def parse(argv: list[str]) -> Options:
         "cases": args.cases, "events_per_case": args.events_per_case,
         "open_share": args.open_share, "seed": args.seed,
         "record_commands": args.record_commands, "daemon_timeout": args.daemon_timeout,
+        "import_parts": args.import_parts, "cli_timeout": args.cli_timeout,
     }
     if args.samples:
         changes.update(latency_samples=args.samples, naive_get_samples=args.samples)

@@ -13,6 +13,7 @@ own start-up (measured in the same run).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -84,6 +85,8 @@ class Sizes:
     floor_record_samples: int = 300
     cli_timeout: float = 3600.0
     daemon_timeout: float = 1200.0
+    import_parts: int = 1
+    """Files the municipality is imported from, split by case (a national migration's way)."""
 
     @classmethod
     def tiny(cls) -> Sizes:
@@ -443,6 +446,7 @@ def table(rows: list[Row]) -> str:
 class Dataset:
     scenario: Scenario
     jsonl: Path
+    parts: list[Path]
     report: GenerationReport
     rate: float
     interactive: Path
@@ -491,6 +495,7 @@ def prepare(workdir: Path, sizes: Sizes, say: Callable[[str], None]) -> Dataset:
     report = write_jsonl(jsonl, scenario)
     say(f"  {report.events} events, {report.open_cases} open cases, "
         f"{report.bytes / 1e6:.0f} MB in {report.seconds:.1f} s")
+    parts = split_by_case(jsonl, sizes.import_parts) if sizes.import_parts > 1 else [jsonl]
     fresh = Scenario(cases=max(4, sizes.record_commands // 3), seed=sizes.seed, now=scenario.now,
                      open_share=1.0, open_window_days=60, first_case=10_000_000,
                      events_per_case=sizes.events_per_case)
@@ -503,8 +508,20 @@ def prepare(workdir: Path, sizes: Sizes, say: Callable[[str], None]) -> Dataset:
     interactive_4f = workdir / "interactive-4f.jsonl"
     write_commands(interactive_4f, fresh_4f, fresh_rate, sizes.record_commands)
     sample = sample_cases(scenario, report.rounds_rate, sizes.latency_samples)
-    return Dataset(scenario, jsonl, report, report.rounds_rate, interactive, interactive_4,
-                   interactive_4f, sample)
+    return Dataset(scenario, jsonl, parts, report, report.rounds_rate, interactive,
+                   interactive_4, interactive_4f, sample)
+
+
+def split_by_case(jsonl: Path, parts: int) -> list[Path]:
+    """The file cut into `parts` files by case, each in the file's order; the ledger's own
+    lines (the rulebook) go first into the first part, so each file imports after the last."""
+    paths = [jsonl.with_suffix(f".part-{k + 1}.jsonl") for k in range(parts)]
+    with contextlib.ExitStack() as files, open(jsonl, "rb") as lines:
+        outs = [files.enter_context(open(path, "wb")) for path in paths]
+        for line in lines:
+            case_id = orjson.loads(line).get("case_id")
+            outs[uuid.UUID(case_id).int % parts if case_id else 0].write(line)
+    return paths
 
 
 def deadline_queries(data: Dataset, n: int) -> list[dict[str, Any]]:
@@ -643,9 +660,11 @@ class DatabaseRun:
         return True
 
     def import_phase(self) -> None:
-        child = self.child("import", {"url": self.url, "jsonl": str(self.data.jsonl),
-                                      "now": self.now_text})
+        child = self.child("import", {"url": self.url, "now": self.now_text,
+                                      "jsonl": [str(part) for part in self.data.parts]})
         self.m["import"] = self.rate_of(child)
+        if len(self.data.parts) > 1:
+            self.m["import"]["note"] = f"{len(self.data.parts)} files split by case, one after the other"
         self.m["rss.import"] = {"mb": child.maxrss_mb}
 
     def operation(self, op: str) -> None:

@@ -54,9 +54,12 @@ def op_import(p: dict[str, Any]) -> dict[str, Any]:
     from ledger.transfer import import_into, read_lines
 
     store = open_store(p["url"])
+    files = p["jsonl"] if isinstance(p["jsonl"], list) else [p["jsonl"]]
     began = time.perf_counter()
-    report = import_into(store, moment(p["now"]), read_lines(p["jsonl"]))
-    stored, imports = report.stored, 1
+    stored = 0
+    for path in files:  # one file after the other, each all or nothing
+        stored += import_into(store, moment(p["now"]), read_lines(path)).stored
+    imports = len(files)
     seconds = time.perf_counter() - began
     store.close()
     return {"events": stored, "imports": imports, "seconds": seconds}

@@ -73,6 +73,7 @@ from ledger.events import (
     UndringRegistered,
 )
 from ledger.events.ledger import LEDGER_ID
+from ledger.heap import fewer_collections
 from ledger.keys import Erasure
 from ledger.messages import text
 from ledger.policies.access import Grant, refusal
@@ -297,11 +298,10 @@ class CaseLedger:
             rulebook_document=rulebook.model_dump(mode="json"),
         )
         try:
-            self.store.save(event)
+            self._save(event)
         except IntegrityError:
             raise ConcurrencyConflict("concurrency_conflict", case=LEDGER_ID) from None
         self.rulebook = rulebook
-        self.project()
 
     def reading_as(self, reader: Actor | dict[str, Any], purpose: str | None = None) -> CaseLedger:
         """A light view of this ledger for another reader (and purpose), sharing its store.
@@ -386,14 +386,13 @@ class CaseLedger:
             })
             case.record(event, self.rulebook, now)
             try:
-                self.store.save(case)
+                self._save(case)
             except IntegrityError:
                 # Another writer stored an event on this case first: re-check against the
                 # new state, after a short random pause so the writers spread out.
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
             self._keep_written(case)
-            self.project()
             return event
         raise ConcurrencyConflict("concurrency_conflict", case=case_uuid)
 
@@ -405,7 +404,7 @@ class CaseLedger:
         the whole save clash (`ConcurrencyConflict`), and the cases must then be read again.
         """
         try:
-            self.store.save(*cases)
+            self._save(*cases)
         except BaseException as error:
             # A case kept from an earlier save may be one of these, its state now ahead of
             # the store: forgotten, so that the next command reads it again.
@@ -419,7 +418,22 @@ class CaseLedger:
             ) from None
         for case in cases:
             self._keep_written(case)
-        self.project()
+
+    def _save(self, *saved: Case | RulebookAdopted) -> None:
+        """Store the events of `saved` and bring the projections past them: in the same
+        transaction when they stand right before them (one commit), else after it (`project`).
+        """
+        if not self.inline_projections:
+            self.store.save(*saved)
+            return
+        refresh = self.read_models.runner.within_save()
+        try:
+            self.store.save(*saved, within=refresh)
+        except BaseException:
+            refresh.abandon()
+            raise
+        if not refresh.applied:
+            self.project()
 
     def _take_written(self, case_id: UUID) -> Case | None:
         """The case as this process last saved it, taken out so no other command shares it.
@@ -787,13 +801,16 @@ class CaseLedger:
         # Read straight from the table (the library's notification objects cost a fifth of
         # a replay), one short read transaction per batch.
         db, after = self.read_models.db, 0
-        while True:
-            with db.transaction() as cursor:
-                rows = db.select_notifications(cursor, after, batch)
-            if not rows:
-                return
-            yield from self.store.decode_stored([(s, topic, state) for _, s, _, topic, state in rows])
-            after = rows[-1][0]
+        with fewer_collections():  # a replay makes a model per event
+            while True:
+                with db.transaction() as cursor:
+                    rows = db.select_notifications(cursor, after, batch)
+                if not rows:
+                    return
+                yield from self.store.decode_stored(
+                    [(s, topic, state) for _, s, _, topic, state in rows]
+                )
+                after = rows[-1][0]
 
     def list_cases(self, unit: str | None = None, status: str | None = None) -> list[CaseSummary]:
         """The cases the reader may read, with level and holder, by unit and status, newest first."""
@@ -872,11 +889,10 @@ class CaseLedger:
             })
             case.record(event, self.rulebook, now)
             try:
-                self.store.save(case)
+                self._save(case)  # the rows are written while the key still seals them
             except IntegrityError:
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
-            self.project()  # the rows are written while the key still seals them
             self._destroy_key(event)
             return event
         raise ConcurrencyConflict("concurrency_conflict", case=case_uuid)

@@ -34,8 +34,9 @@ that is a signed checkpoint of the head held by someone else (`replay/checkpoint
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -44,9 +45,17 @@ import orjson
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
+log = logging.getLogger(__name__)
+
 CHAIN_TABLE = "bti_chain"
 GENESIS = bytes(32)
 """What the first event of a stream, and of the ledger, links to."""
+
+WithinSave = Callable[[Any, Sequence[int]], None]
+"""Work a save does in its own transaction once its events and chain rows are in (given as
+`save(..., within=…)`): called with the recorder's cursor and the events' notification ids,
+under a savepoint, so that if it fails its writes are undone and the events are stored all
+the same. The ledger refreshes its projections so (`SaveRefresh`): one commit per command."""
 
 EVENT_HASH_DOMAIN = b"bti-ledger event v1\x00"
 """Prefixed to every event hash, so a hash of this chain is never a hash of anything else."""
@@ -245,7 +254,33 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             "case_hash, ledger_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(k[0], hexes[k[1]], *k[2:]) for k in links],
         )
+        within: WithinSave | None = kwargs.get("within")
+        if within is not None:
+            self._within_savepoint(c, within, positions)
         return positions
+
+    @staticmethod
+    def _within_savepoint(c: SQLiteCursor, within: WithinSave, positions: Sequence[int]) -> None:
+        """Run `within` under a savepoint: if it fails, its writes are undone, the events not."""
+        c.execute("SAVEPOINT bti_within_save")
+        try:
+            within(c, positions)
+        except Exception:
+            log.exception("the work within a save failed and was undone; the events are stored")
+            # Raises if SQLite rolled back the whole transaction (a full disk): then the save
+            # fails as a whole, and nothing is stored.
+            c.execute("ROLLBACK TO SAVEPOINT bti_within_save")
+        c.execute("RELEASE SAVEPOINT bti_within_save")
+
+    def insert_event_batches(self, batches: Iterable[Sequence[StoredEvent]]) -> int:
+        """Insert every batch with its chain rows in one transaction (a large import): each
+        batch's heads are read after the one before went in, so the chain runs on."""
+        inserted = 0
+        with self.datastore.transaction(commit=True) as c:
+            for stored_events in batches:
+                self._insert_events(c, stored_events)
+                inserted += len(stored_events)
+        return inserted
 
 
 def recorder_topic(persistence_module: str) -> str | None:

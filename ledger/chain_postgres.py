@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
@@ -12,7 +13,9 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from ledger import chain
-from ledger.chain import CHAIN_TABLE, GENESIS, as_uuid, first_versions
+from ledger.chain import CHAIN_TABLE, GENESIS, WithinSave, as_uuid, first_versions
+
+log = logging.getLogger(__name__)
 
 
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
@@ -92,13 +95,18 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         """
         if not stored_events:
             return []
-        firsts = first_versions(stored_events)
-        rows = (
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [e.state for e in stored_events],
-        )
+        return self._in_one_transaction([stored_events], **kwargs)
+
+    def insert_event_batches(self, batches: Iterable[Sequence[StoredEvent]]) -> int:
+        """Insert every batch with its chain rows in one transaction (a large import): each
+        batch's heads are read after the one before went in, so the chain runs on. Not
+        retried: the batches are made as they are sent, and an import can be run again."""
+        return len(self._in_one_transaction(batches))
+
+    def _in_one_transaction(
+        self, batches: Iterable[Sequence[StoredEvent]], **kwargs: Any
+    ) -> list[int]:
+        """The batches' events and chain rows under the table lock, committed together."""
         failure: Exception | None = None
         positions: list[int] = []
         with self.datastore.get_connection() as conn:
@@ -106,37 +114,74 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                 try:
                     with conn.transaction():
                         with conn.cursor() as curs:
-                            self._insert_events(curs, stored_events, **kwargs)
                             self._lock_table(curs)
                             self._notify_channel(curs)
-                        with (
-                            conn.cursor(row_factory=tuple_row) as inserted,
-                            conn.cursor(row_factory=tuple_row) as heads,
-                        ):
-                            inserted.execute(self._insert_rows_statement, rows)
-                            # Read under the lock taken above: the heads every other writer
-                            # left (each statement sees what was committed before it began).
-                            heads.execute(
-                                self._select_heads, (list(firsts), list(firsts.values())),
-                                prepare=True,
-                            )
-                            # Fetch, never `pipeline.sync()`, to end the first round trip.
-                            # psycopg's sync (3.3.9, C and Python alike) stops sending once
-                            # its queue of commands is empty even if PQflush said libpq's
-                            # output buffer is not yet empty, then only reads; with an INSERT
-                            # of more than about 10 MB (10,000–20,000 ledger events) the
-                            # server waits for the rest of the message (ClientRead) and
-                            # psycopg for the server's results, for ever: a big import hung.
-                            # A fetch flushes to the end first (`send` until PQflush is 0),
-                            # and a version clash still raises its IntegrityError here.
-                            positions = self._positions(inserted.fetchall(), stored_events)
-                            links = self._links(heads.fetchall(), stored_events, positions)
-                            inserted.execute(self._insert_links_statement, links, prepare=True)
+                        for stored_events in batches:
+                            with conn.cursor() as curs:
+                                self._insert_events(curs, stored_events, **kwargs)
+                            positions += self._insert_batch(conn, stored_events)
+                        within: WithinSave | None = kwargs.get("within")
+                        if within is not None:
+                            self._within_savepoint(conn, within, positions)
                     # Leaving the pipeline sends the COMMIT and flushes to the end too.
                 except Exception as error:  # re-raised once the pipeline is closed
                     failure = error
             if failure is not None:
                 raise failure
+        return positions
+
+    @staticmethod
+    def _within_savepoint(conn: Any, within: WithinSave, positions: list[int]) -> None:
+        """Run `within` under a savepoint: if it fails, its writes are undone, the events not.
+
+        In the pipeline an error surfaces at the first fetch after it, so what was sent
+        before is answered first, and `within`'s own statements inside the savepoint. Else an
+        error of the chain rows would be taken for `within`'s and passed over, and the COMMIT
+        of the failed transaction would roll everything back without a word.
+        """
+        with conn.cursor(row_factory=tuple_row) as answered:
+            answered.execute("SELECT 1").fetchall()
+            try:
+                with conn.transaction(), conn.cursor() as cursor:
+                    within(cursor, positions)
+                    cursor.execute("SELECT 1").fetchall()
+            except Exception:
+                log.exception("the work within a save failed and was undone; the events are stored")
+                # Raises if the transaction itself is lost: the save then fails as a whole.
+                answered.execute("SELECT 1").fetchall()
+
+    def _insert_batch(self, conn: Any, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """One batch's events, then the chain heads as they now stand, then its chain rows."""
+        if not stored_events:
+            return []
+        firsts = first_versions(stored_events)
+        rows = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        )
+        with (
+            conn.cursor(row_factory=tuple_row) as inserted,
+            conn.cursor(row_factory=tuple_row) as heads,
+        ):
+            inserted.execute(self._insert_rows_statement, rows)
+            # Read under the lock taken first: the heads every other writer left (each
+            # statement sees what was committed before it began) and this transaction's own.
+            heads.execute(
+                self._select_heads, (list(firsts), list(firsts.values())), prepare=True,
+            )
+            # Fetch, never `pipeline.sync()`, to end the first round trip. psycopg's sync
+            # (3.3.9, C and Python alike) stops sending once its queue of commands is empty
+            # even if PQflush said libpq's output buffer is not yet empty, then only reads;
+            # with an INSERT of more than about 10 MB (10,000–20,000 ledger events) the
+            # server waits for the rest of the message (ClientRead) and psycopg for the
+            # server's results, for ever: a big import hung. A fetch flushes to the end
+            # first (`send` until PQflush is 0), and a version clash still raises its
+            # IntegrityError here.
+            positions = self._positions(inserted.fetchall(), stored_events)
+            links = self._links(heads.fetchall(), stored_events, positions)
+            inserted.execute(self._insert_links_statement, links, prepare=True)
         return positions
 
     @staticmethod

@@ -80,6 +80,13 @@ def _is_sealed(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("enc"), str)
 
 
+def carries_personal_data(event: Event) -> bool:
+    """Does this event have a personal field to seal (so its case needs a key)?"""
+    return isinstance(event, CaseEvent) and any(
+        getattr(event, name, None) is not None for name in personal_fields(type(event))
+    )
+
+
 class Sealer:
     """Seals and opens the personal fields of one ledger's events and projection rows."""
 
@@ -111,16 +118,6 @@ class Sealer:
         if isinstance(event, UndringRegistered) and event.national_id is not None:
             self.index_identity(event.national_id, event.case_id)
         return orjson.dumps(data)
-
-    def prepare(self, events: list[Event]) -> None:
-        """Before a bulk write: create the keys its events will be sealed with, together."""
-        first: dict[UUID, datetime] = {}
-        for event in events:
-            if isinstance(event, CaseEvent) and event.case_id not in first and any(
-                getattr(event, name, None) is not None for name in personal_fields(type(event))
-            ):
-                first[event.case_id] = event.recorded_at
-        self.keys.ensure(first)
 
     def open_event(self, topic: str, state: bytes, stream_id: UUID | None = None) -> Event:
         """One stored row back to its model, personal fields opened (or ERASED).

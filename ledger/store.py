@@ -6,9 +6,10 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import islice
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
@@ -17,9 +18,10 @@ from eventsourcing.persistence import Mapper, Notification, PersistenceError, St
 from eventsourcing.utils import Environment, EnvType
 
 from ledger.chain import recorder_topic
-from ledger.encryption import SEALED_MARK, Sealer
+from ledger.encryption import SEALED_MARK, Sealer, carries_personal_data
 from ledger.errors import StoreUnavailable
 from ledger.events import EVENT_TYPES, Event, event_to_json
+from ledger.heap import freeze_loaded_code
 from ledger.keys import CaseKeys
 
 DEFAULT_URL = "sqlite:///bti.sqlite"
@@ -56,6 +58,17 @@ def decode(topic: str, state: bytes) -> Event:
     return EVENT_TYPES[topic].model_validate_json(state)
 
 
+PUT_BATCH = 2_000
+"""Events sealed and inserted together by `put_in_batches` (a few MB of stored rows)."""
+
+
+class BatchRecorder(Protocol):
+    """The chained recorders' insert of many batches in one transaction (`ledger/chain*.py`)."""
+
+    def insert_event_batches(self, batches: Iterable[Sequence[StoredEvent]]) -> int:
+        """Insert every batch with its chain rows, all in one transaction; how many."""
+
+
 class EventStoreApplication(Application[UUID]):
     """The eventsourcing Application that holds the ledger's events (table `bti_events`).
 
@@ -76,6 +89,22 @@ class EventStoreApplication(Application[UUID]):
         self.case_keys.create_tables()
         self.sealer = Sealer(self.case_keys)
         cast(EventMapper, self.mapper).sealer = self.sealer
+
+    def put_in_batches(self, events: Iterable[Event], batch: int | None = None) -> int:
+        """Store the events in one transaction, sealed and inserted a batch at a time, so a
+        large import never holds every event's stored form and chain link at once."""
+        to_stored = self.mapper.to_stored_event
+        remaining = iter(events)
+        size = batch or PUT_BATCH
+
+        def sealed() -> list[StoredEvent]:
+            chunk = list(islice(remaining, size))
+            # The batch's keys in one query: an import outlives the key cache, and reading
+            # them case by case as each is sealed took a quarter of the put.
+            self.case_keys.load(list({e.stream_id for e in chunk if carries_personal_data(e)}))
+            return [to_stored(event) for event in chunk]
+
+        return cast(BatchRecorder, self.recorder).insert_event_batches(iter(sealed, []))
 
     def decode(self, topic: str, state: bytes) -> Event:
         """One stored row back to its model, its personal fields opened (or "[slettet]")."""
@@ -175,6 +204,7 @@ SET_UP_RACE_SIGNS = (
 
 def open_store(url: str) -> EventStoreApplication:
     """Open (and if need be create the tables of) the event store at `url`."""
+    freeze_loaded_code()
     for attempt in range(1, OPEN_ATTEMPTS + 1):
         try:
             return EventStoreApplication(env=environment_for(url))

@@ -51,6 +51,7 @@ from ledger.events import (
     SamtaleHeld,
     UndringRegistered,
 )
+from ledger.heap import fewer_collections
 from ledger.messages import text
 from ledger.policies.calendar import OSLO, end_of_day, start_of_day
 from ledger.policies.deadlines import deadlines
@@ -196,12 +197,13 @@ def build_statistics(
     rulebook = rulebook_as_of(ledger, end_moment)
     threshold = rulebook.statistics_threshold.value
     counts = _Counts(start, end, end_moment, rulebook)
-    for events in case_histories(ledger, end_moment, progress):
-        corrected = corrected_events(events)
-        registration = next((e for e in corrected if isinstance(e, UndringRegistered)), None)
-        if registration is None or (unit is not None and registration.unit != unit):
-            continue
-        counts.add_case(registration, corrected, events)
+    with fewer_collections():
+        for events in case_histories(ledger, end_moment, progress):
+            corrected = corrected_events(events)
+            registration = next((e for e in corrected if isinstance(e, UndringRegistered)), None)
+            if registration is None or (unit is not None and registration.unit != unit):
+                continue
+            counts.add_case(registration, corrected, events)
     start = counts.finish()
     result = Statistics(start, end, unit, threshold, f"{rulebook.name} {rulebook.version}")
     result.cells = counts.cells(threshold)

@@ -29,12 +29,14 @@ Only what was committed when verification began is read, so a ledger in use veri
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
 
 from ledger.chain import CHAIN_TABLE, EVENT_HASH_DOMAIN, GENESIS, event_hash_of, event_id_of, link
+from ledger.heap import fewer_collections
 from ledger.projections.sql import Cursor, Database
 from ledger.store import EventStoreApplication
 
@@ -233,6 +235,23 @@ class ChainReader:
         with self.db.transaction() as cursor:
             return _plain_rows(cursor, self._select_links, (after, upto))
 
+    def case_heads(self, streams: list[Any], before: int) -> dict[Any, tuple[int, bytes]]:
+        """Each stream's last chain row before position `before`: (version, case hash)."""
+        found: dict[Any, tuple[int, int, bytes]] = {}
+        with self.db.transaction() as cursor:
+            for start in range(0, len(streams), 500):
+                chunk = streams[start:start + 500]
+                marks = ", ".join(["%s"] * len(chunk))
+                for stream, position, version, case_hash in _plain_rows(
+                    cursor,
+                    f"SELECT stream_id, position, version, case_hash FROM {self.chain} "
+                    f"WHERE stream_id IN ({marks}) AND position < %s",
+                    (*chunk, before),
+                ):
+                    if stream not in found or position > found[stream][0]:
+                        found[stream] = (position, version, bytes(case_hash))
+        return {stream: (version, case_hash) for stream, (_, version, case_hash) in found.items()}
+
 
 def _plain_rows(cursor: Cursor, statement: str, params: tuple[Any, ...]) -> list[Any]:
     """The rows as plain tuples straight from the driver.
@@ -281,8 +300,9 @@ def verify(
         total(end)
     result = Verification()
     claims = sorted(checkpoints, key=lambda c: c.events)
-    cases = CaseChains()
-    ledger_problem = _one_pass(reader, end, result, claims, cases=cases, progress=progress)
+    cases = CaseChains(reader)
+    with fewer_collections():  # every row read is a tuple of bytes
+        ledger_problem = _one_pass(reader, end, result, claims, cases=cases, progress=progress)
     if ledger_problem is not None:
         result.problems.append(ledger_problem)
     for claim in claims:
@@ -446,15 +466,32 @@ def _problem(kind: ProblemKind, chained: ChainRow, found: UUID | None = None) ->
                    found)
 
 
+CASE_HEADS_HELD = 150_000
+"""Case chain heads verify keeps (some 250 bytes each); an older one is read back when needed.
+
+The rows come in position order, and a case's events are close together in it: at ten
+million events (1.27 million cases) none needed a read; at a million events with the
+daemon's first round at the end (a reminder for each of 100,000 open cases) 50,000 held
+heads meant 141,000 reads, 150,000 none. 150,000 heads are some 40 MB."""
+
+
 class CaseChains:
     """Each case's chain, checked row by row in position order; keeps the first break.
 
-    Holds one entry per case (its last version and case hash, some 250 bytes): 100,000 cases
-    take some 25 MB, however many events they have.
+    Holds the heads (last version and case hash) of at most CASE_HEADS_HELD cases, letting
+    go of the one taken in first: a ledger of ten million events has over a million cases, and one head
+    each made verify's memory grow with the ledger. The head of a case let go is read back
+    from the chain table (its row with the highest position before the batch), which is the
+    head it had when it was let go: that row was checked when it was met.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reader: ChainReader | None = None, held: int | None = None) -> None:
         self.heads: dict[Any, tuple[int, bytes]] = {}
+        # The order the heads were taken in, to let go of the first. Not the dict's own
+        # order: a dict emptied from the front finds its first key slower with every
+        # deletion (10M events: 100 s against 63).
+        self.taken: deque[Any] = deque()
+        self.reader, self.held = reader, held or CASE_HEADS_HELD
         self.first_problem: Problem | None = None
 
     def check(
@@ -466,16 +503,34 @@ class CaseChains:
 
         A `JoinedRow` holds no event id: `event_id_at` finds it when a problem is named.
         """
-        heads, sha256 = self.heads, hashlib.sha256
+        self._recall(rows)
+        heads, taken, sha256 = self.heads, self.taken, hashlib.sha256
         for row in rows:
             stream, version, case_hash = row[1], row[2], row[5]
             last = heads.get(stream)
+            if last is None:
+                taken.append(stream)
             previous, expected = (GENESIS, 1) if last is None else (last[1], last[0] + 1)
             if version != expected:
                 self._found("case_gap", row, event_id_at)
             elif sha256(previous + row[4]).digest() != case_hash:  # type: ignore[operator]
                 self._found("case_link", row, event_id_at)
             heads[stream] = (version, case_hash)  # type: ignore[assignment]
+        while len(heads) > self.held:  # the first taken goes first; if still under way,
+            heads.pop(taken.popleft(), None)  # it is read back when next met
+
+    def _recall(self, rows: list[ChainRow] | list[JoinedRow]) -> None:
+        """Read back the heads of the batch's cases that were let go (not a first event)."""
+        if self.reader is None or not rows:
+            return
+        heads = self.heads
+        # Not a case that begins in this batch: it has nothing before it to read back.
+        begun = {row[1] for row in rows if row[2] == 1}
+        wanted = list({row[1] for row in rows if row[1] not in heads} - begun)
+        if wanted:
+            found = self.reader.case_heads(wanted, before=rows[0][0])
+            heads.update(found)
+            self.taken.extend(found)
 
     def _found(
         self,

@@ -82,7 +82,7 @@ def test_importing_the_same_file_twice_stores_it_once(
     lines = list(export_events(ledger, case))
     # The same file into the same ledger: everything is already there.
     report = import_events(ledger, read_lines(write_lines(tmp_path / "again.jsonl", lines)))
-    assert (report.stored, report.skipped) == (0, len(lines))
+    assert (report.stored, report.skipped, report.cases) == (0, len(lines), 0)
     assert len(ledger.history(case)) == len(lines)
 
 

@@ -154,13 +154,17 @@ class Tamperer:
             )
 
 
-@pytest.fixture(autouse=True, params=["one batch", "batches of three"])
+@pytest.fixture(autouse=True, params=["one batch", "batches of three", "one case head held"])
 def batch_size(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Every story twice: the ledger read in one batch, and in batches of three positions, so
-    a break is also found in a later batch, a checkpoint's count inside one, and the case
-    chains followed across batches and after the ledger chain broke."""
-    if request.param == "batches of three":
+    """Every story three times: the ledger read in one batch, and in batches of three
+    positions, so a break is also found in a later batch, a checkpoint's count inside one,
+    and the case chains followed across batches and after the ledger chain broke; and so
+    while holding one case's head only, so that each case's head is read back from the
+    chain table whenever the other case came between (as in a ledger of a million cases)."""
+    if request.param != "one batch":
         monkeypatch.setattr(replay.verify, "BATCH", 3)
+    if request.param == "one case head held":
+        monkeypatch.setattr(replay.verify, "CASE_HEADS_HELD", 1)
     return replay.verify.BATCH
 
 

@@ -1,13 +1,25 @@
-"""The deadline projection: every case's deadlines with due date, rule, unit, holder and state."""
+"""The deadline projection: every case's deadlines with due date, rule, unit, holder and state.
+
+Each row also says when the deadline's next reminder falls (`next_reminder_at`): the earliest
+of the rulebook's reminder stages (`reminder_due`) that has no ReminderIssued in the case yet,
+or NULL when none is owed (every stage issued, the deadline met or cancelled, the case not
+open). The reminder daemon asks for the rows whose next reminder has fallen, an index range,
+instead of looking at every deadline still undone: a missed deadline stays undone for as long
+as its case is open, and there are more of them every day. Rows follow the case's events, so
+an issued reminder moves the row on when the projection catches up, and a rebuild gives the
+same column.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ClassVar
 from uuid import UUID
 
-from ledger.policies.deadlines import Deadline
+from ledger.events import ReminderIssued
+from ledger.policies.deadlines import Deadline, reminder_due
+from ledger.policies.rulebook import Rulebook
 from ledger.projections.base import CaseChange, Rows
 from ledger.projections.case_summary import utc_text
 from ledger.projections.sql import Cursor
@@ -20,7 +32,7 @@ class DeadlinesProjection:
     tables: tuple[str, ...] = ("deadlines",)
     columns: ClassVar[dict[str, tuple[str, ...]]] = {"deadlines": (
         "case_id", "deadline_id", "rule", "unit", "holder", "leader", "due_at", "state",
-        "deadline",
+        "deadline", "next_reminder_at",
     )}
 
     def create_tables(self, cursor: Cursor, table: dict[str, str]) -> None:
@@ -28,8 +40,10 @@ class DeadlinesProjection:
             f"CREATE TABLE IF NOT EXISTS {table['deadlines']} ("
             "case_id TEXT NOT NULL, deadline_id TEXT NOT NULL, rule TEXT NOT NULL, "
             "unit TEXT NOT NULL, holder TEXT, leader TEXT, due_at TEXT NOT NULL, "
-            "state TEXT NOT NULL, deadline TEXT NOT NULL, PRIMARY KEY (case_id, deadline_id))"
+            "state TEXT NOT NULL, deadline TEXT NOT NULL, next_reminder_at TEXT, "
+            "PRIMARY KEY (case_id, deadline_id))"
         )
+        _add_next_reminder_column(cursor, table["deadlines"])
 
     def create_indexes(self, cursor: Cursor, table: dict[str, str]) -> None:
         name = table["deadlines"]
@@ -40,14 +54,65 @@ class DeadlinesProjection:
         cursor.execute(
             f"CREATE INDEX IF NOT EXISTS bti_deadlines_holder ON {name} (holder, state, due_at)"
         )
+        # Partial: most rows owe no reminder, and the daemon's `<=` implies NOT NULL.
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS bti_deadlines_next_reminder ON {name} "
+            "(next_reminder_at) WHERE next_reminder_at IS NOT NULL"
+        )
 
     def rows(self, cursor: Cursor, change: CaseChange) -> Rows:
-        leader = change.case.leader
+        case = change.case
+        reminded: set[tuple[str, str]] = {
+            (e.deadline_id, e.stage) for e in case.events if isinstance(e, ReminderIssued)
+        }
         return {"deadlines": [
-            (str(d.case_id), d.deadline_id, d.rule, d.unit, d.holder, leader, utc_text(d.due_at),
-             d.state, d.model_dump_json())
+            (str(d.case_id), d.deadline_id, d.rule, d.unit, d.holder, case.leader,
+             utc_text(d.due_at), d.state, d.model_dump_json(),
+             utc_text(next_reminder(d, reminded, change.rulebook)) if case.status == "open"
+             else None)
             for d in change.deadlines
         ]}
+
+
+NOT_YET_KNOWN = ""
+"""`next_reminder_at` of a row written before the column existed: it sorts before every
+moment, so the daemon reads such a row at every round (as it read every undone deadline
+before) until `bti rebuild deadlines` fills the column."""
+
+
+def next_reminder(
+    deadline: Deadline, reminded: set[tuple[str, str]], rulebook: Rulebook
+) -> datetime | None:
+    """When the earliest stage not yet in `reminded` (deadline id, stage) falls; None when the
+    deadline is done (met, cancelled, done late) or every stage is reminded."""
+    if deadline.met_by is not None or deadline.state not in ("open", "missed"):
+        return None
+    falls = [
+        reminder_due(deadline, stage, rulebook)
+        for stage in rulebook.reminder_stages
+        if (deadline.deadline_id, stage.name) not in reminded
+    ]
+    # As instants: two Oslo moments with the same tzinfo would compare on the wall clock.
+    return min(falls, key=lambda moment: moment.astimezone(UTC)) if falls else None
+
+
+def _add_next_reminder_column(cursor: Cursor, table: str) -> None:
+    """Give a table made before `next_reminder_at` existed the column, its rows NOT_YET_KNOWN."""
+    # Looked up first: an ALTER, even one with nothing to do, would lock the table.
+    if cursor.dialect == "postgres":
+        cursor.execute(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = %s::regclass "
+            "AND attname = 'next_reminder_at' AND NOT attisdropped", (table,)
+        )
+        if cursor.fetchone() is None:
+            cursor.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS next_reminder_at "
+                           f"TEXT DEFAULT '{NOT_YET_KNOWN}'")
+        return
+    cursor.execute(f"PRAGMA table_info({table})")
+    if "next_reminder_at" not in {row[1] for row in cursor.fetchall()}:
+        cursor.execute(
+            f"ALTER TABLE {table} ADD COLUMN next_reminder_at TEXT DEFAULT '{NOT_YET_KNOWN}'"
+        )
 
 
 @dataclass(frozen=True)

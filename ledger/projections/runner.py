@@ -4,6 +4,11 @@ Each batch of notifications is applied in one database transaction that also mov
 projection's tracked position, so a crash at any point neither skips nor repeats an event.
 The transaction first takes the tracking rows (a row lock on PostgreSQL, the write lock on
 SQLite), so two processes catching up at once take turns instead of applying twice.
+
+A writer whose projections stand right before the events it saves applies them inside the
+save's own transaction (`SaveRefresh`, under a savepoint): one commit per command, not two.
+Anything else — projections behind, another process holding the positions, a failure in
+the savepoint — leaves the work to a catch-up after the commit.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from uuid import UUID
 from ledger.case import Case
 from ledger.events import CaseEvent, RulebookAdopted
 from ledger.events.ledger import LEDGER_ID
+from ledger.heap import fewer_collections
 from ledger.policies.rulebook import Rulebook
 from ledger.projections.base import CaseChange, Projection, Rows
 from ledger.projections.sql import Cursor, Database, as_uuid
@@ -44,6 +50,30 @@ class Target:
     projection: Projection
     tracking_name: str
     table: dict[str, str]
+
+
+class SaveRefresh:
+    """The live projections brought past one save's events inside that save's transaction.
+
+    The recorder calls it (as `within`, `ledger/chain.py`) once the events are inserted, under
+    a savepoint. `applied` says whether it did the work; if it did not, or failed and was
+    rolled back to the savepoint, the caller catches up after the commit, as before.
+    """
+
+    def __init__(self, runner: ProjectionRunner) -> None:
+        self.runner = runner
+        self.applied = False
+        self.called = False
+
+    def __call__(self, raw: Any, positions: Sequence[int]) -> None:
+        self.called = True
+        self.applied = False  # a save retried by the recorder calls it again
+        self.applied = self.runner.apply_saved(Cursor(raw, self.runner.db.dialect), positions)
+
+    def abandon(self) -> None:
+        """The save failed: forget what was folded from its events, which were not stored."""
+        if self.called:
+            self.runner.forget_folded()
 
 
 class ProjectionRunner:
@@ -128,13 +158,64 @@ class ProjectionRunner:
             if count < size:
                 return done
 
+    # ---- within a save -----------------------------------------------------------------
+
+    def within_save(self) -> SaveRefresh:
+        """A refresh for the recorder to run in one save's own transaction (`SaveRefresh`)."""
+        self.setup()  # in a transaction of its own: never inside the save's
+        return SaveRefresh(self)
+
+    def apply_saved(self, cursor: Cursor, positions: Sequence[int]) -> bool:
+        """Apply the events just inserted at `positions`, in their transaction, if every live
+        projection stands right before them; False, with nothing done, if not."""
+        targets = [self.live(p) for p in self.projections.values()]
+        held = self._claim_positions(cursor, [t.tracking_name for t in targets])
+        if held is None:
+            return False  # another process is catching up: it applies these after the commit
+        rows = self.db.select_notifications(cursor, min(held.values()), len(positions) + 1)
+        if [row[0] for row in rows] != sorted(positions):
+            return False  # other events come first (a follower's, or a swap's): a catch-up's
+        self._apply(cursor, targets, held, rows)
+        return True
+
+    def _claim_positions(self, cursor: Cursor, names: list[str]) -> dict[str, int] | None:
+        """The positions, locked for this transaction, or None if another one holds them."""
+        statement = (
+            f"SELECT name, position FROM {self.db.table(TRACKING_TABLE)} "
+            f"WHERE name IN ({', '.join(['%s'] * len(names))})"
+        )
+        if self.db.dialect == "postgres":
+            # Skipped, never waited for: the saving transaction holds the events table's
+            # lock, and waiting here for a catch-up's batch would hold up every writer.
+            statement += " FOR UPDATE SKIP LOCKED"
+        # On SQLite the save's INSERT already holds the database's one write lock.
+        cursor.execute(statement, names)
+        found = {str(name): int(pos) for name, pos in cursor.fetchall()}
+        return found if len(found) == len(names) else None
+
+    def forget_folded(self) -> None:
+        """Forget the cases folded in memory and the rulebook parsed (after a save that
+        failed once its events were folded here: a case must never hold an event not stored)."""
+        self._cases.clear()
+        self._rulebook = None
+
     def _batch(self, cursor: Cursor, targets: list[Target], size: int | None = None) -> int:
         """One transaction's worth: lock positions, apply what follows them, move them on."""
         positions = self._lock_positions(cursor, [t.tracking_name for t in targets])
+        rows = self.db.select_notifications(
+            cursor, min(positions.values()), size or self.batch_size
+        )
+        if rows:
+            self._apply(cursor, targets, positions, rows)
+        return len(rows)
+
+    def _apply(
+        self, cursor: Cursor, targets: list[Target], positions: dict[str, int],
+        rows: list[tuple[int, UUID, int, str, bytes]],
+    ) -> None:
+        """Apply `rows` (the notifications right after the smallest of the locked
+        `positions`) to the targets, and move every target's position to the last of them."""
         start = min(positions.values())
-        rows = self.db.select_notifications(cursor, start, size or self.batch_size)
-        if not rows:
-            return 0
         last = rows[-1][0]
         rulebook = self._rulebook_at(cursor, start)
         sealer = self.db.store.sealer
@@ -168,12 +249,15 @@ class ProjectionRunner:
             for name in everything:
                 changed[name] = known
         self._write(cursor, targets, changed, rulebook=rulebook, last=last, folded=newest.keys())
-        tracking = self.db.table(TRACKING_TABLE)
-        cursor.executemany(
-            f"UPDATE {tracking} SET position = %s WHERE name = %s",
-            [(last, t.tracking_name) for t in targets],
+        names = [t.tracking_name for t in targets]
+        cursor.execute(
+            f"UPDATE {self.db.table(TRACKING_TABLE)} SET position = %s "
+            f"WHERE name IN ({', '.join(['%s'] * len(names))}) RETURNING name",
+            [last, *names],
         )
-        return len(rows)
+        # Fetched, so that in a save's pipeline (PostgreSQL) every statement of the batch has
+        # answered here, inside the savepoint, and not first at the COMMIT.
+        cursor.fetchall()
 
     def _write(
         self, cursor: Cursor, targets: list[Target], changed: dict[str, set[UUID]], *,
@@ -334,15 +418,16 @@ class ProjectionRunner:
         chosen = [self.projections[n] for n in (names or list(self.projections))]
         targets = [self.rebuilding(p) for p in chosen]
         head = self._start_rebuild(targets)
-        done = 0
-        while True:
-            with self.db.transaction() as cursor:
-                count, more = self._rebuild_batch(cursor, targets, head, self.rebuild_batch_size)
-            done += count
-            if progress and count:
-                progress(count)
-            if not more:
-                break
+        done, more = 0, True
+        with fewer_collections():  # every case folded and its rows made: millions of objects
+            while more:
+                with self.db.transaction() as cursor:
+                    count, more = self._rebuild_batch(
+                        cursor, targets, head, self.rebuild_batch_size
+                    )
+                done += count
+                if progress and count:
+                    progress(count)
         with self.db.transaction() as cursor:
             self._swap(cursor, targets, head)
         live = [self.live(p) for p in chosen]

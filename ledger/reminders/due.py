@@ -77,17 +77,6 @@ def reached_stages(deadline: Deadline, rulebook: Rulebook, now: datetime) -> lis
     return found
 
 
-def horizon(rulebook: Rulebook, now: datetime) -> datetime:
-    """No deadline due after this has a stage that has fallen by `now`.
-
-    Stages fall at the start of the due day plus their offset in Oslo, so the earliest one
-    (most days before) bounds them; two days more cover the rest of today and a summer-time
-    hour.
-    """
-    earliest = min(stage.offset_days for stage in rulebook.reminder_stages)
-    return now + timedelta(days=max(-earliest, 0) + 2)
-
-
 def recipients(stage: ReminderStage, holder: str | None, leader: str | None) -> tuple[str, ...]:
     """The stafettholder, and the leader too for a stage that goes to the leader."""
     people = [holder] if holder else []

@@ -3,8 +3,8 @@
 Each tick:
 
 1. brings the projections up to date (the daemon records with inline projections off and
-   catches up once per round) and asks the deadline projection for the deadlines of
-   open cases that are not done and fall due before the horizon (`due.horizon`);
+   catches up once per round) and asks the deadline projection for the deadlines of open
+   cases whose next reminder (the earliest stage not yet issued in the case) has fallen;
 2. keeps the stages that have fallen (`due.reached_stages`) and that the outbox does not
    already hold as issued;
 3. per case, loads the case and judges its deadlines again from its events at this moment
@@ -34,16 +34,17 @@ from ledger.errors import LedgerError
 from ledger.events import Actor, ReminderIssued
 from ledger.policies.deadlines import Deadline, deadlines
 from ledger.policies.rulebook import Rulebook
+from ledger.projections.case_summary import utc_text
+from ledger.projections.open_deadlines import NOT_YET_KNOWN
 from ledger.projections.sql import Database
 from ledger.reminders.due import (
     DueReminder,
-    horizon,
     late_by,
     reached_stages,
     recipients,
 )
 from ledger.reminders.logs import note
-from ledger.reminders.outbox import Intent, Outbox, moment_text
+from ledger.reminders.outbox import Intent, Outbox
 from ledger.reminders.staging import stage_event
 
 BATCH_CASES = 200
@@ -57,8 +58,8 @@ class IssueReport:
     issued: int = 0
     late: int = 0
     seen_before: int = 0
-    """Issued at an earlier tick: the outbox has them. Counted for deadlines that still have
-    a stage to come; one whose every stage is issued is not read at all."""
+    """Issued at an earlier tick: the outbox has them. Counted for deadlines read again for a
+    later stage (or before the projection caught up); one owing no stage is not read."""
     duplicates: int = 0
     """Already in the case (another daemon was quicker, or they came with an import): the
     ledger refuses a second, as it should."""
@@ -68,34 +69,28 @@ class IssueReport:
     """Refused by the ledger for another reason (logged)."""
 
 
-def undone_deadlines(
-    db: Database, until: datetime, outbox: Outbox | None = None, stages: Sequence[str] = ()
-) -> list[Deadline]:
-    """Deadlines of open cases, open or missed, due by `until`, from the projections.
+def owed_deadlines(db: Database, now: datetime) -> list[Deadline]:
+    """Deadlines of open cases whose next reminder has fallen by `now`, from the projections.
 
-    With the outbox and the rulebook's stage names: only those with a stage the outbox does
-    not hold as issued yet. A missed deadline stays undone for as long as the case is open,
-    and a tick must not cost more with every one of them: once each of its stages is issued
-    the database leaves it out (an index probe per row), and the tick reads what is left.
+    The deadline projection keeps, per deadline, when the earliest stage not yet issued in
+    the case falls (`next_reminder_at`, NULL when none is owed), so this is an index range
+    over what is due now: a tick does not grow with the missed deadlines of open cases whose
+    every stage is issued, nor with the deadlines whose stages are still to come. Rows
+    written before the column existed are read every time until the projection is rebuilt.
     """
     statement = (
-        f"SELECT d.deadline FROM {db.table('bti_deadlines')} d "
+        f"SELECT d.deadline, d.next_reminder_at FROM {db.table('bti_deadlines')} d "
         f"JOIN {db.table('bti_case_summary')} s ON s.case_id = d.case_id "
-        "WHERE s.status = 'open' AND d.state IN ('open', 'missed') AND d.due_at <= %s "
+        "WHERE d.next_reminder_at <= %s AND s.status = 'open' "
+        "ORDER BY d.due_at, d.deadline_id"
     )
-    params: list[object] = [moment_text(until)]
-    if outbox is not None and stages:
-        outbox.setup()
-        marks = ", ".join(["%s"] * len(stages))
-        statement += (
-            f"AND (SELECT COUNT(DISTINCT o.stage) FROM {outbox.table} o "
-            f"WHERE o.deadline_id = d.deadline_id AND o.stage IN ({marks}) "
-            "AND o.status <> 'intended') < %s "
-        )
-        params += [*stages, len(set(stages))]
     with db.transaction() as cursor:
-        cursor.execute(statement + "ORDER BY d.due_at, d.deadline_id", tuple(params))
-        return [Deadline.model_validate_json(row[0]) for row in cursor.fetchall()]
+        cursor.execute(statement, (utc_text(now),))
+        rows = cursor.fetchall()
+    unknown = sum(1 for _, next_at in rows if next_at == NOT_YET_KNOWN)
+    if unknown:
+        note("deadlines_not_rebuilt", rows=unknown, level=logging.WARNING)
+    return [Deadline.model_validate_json(deadline) for deadline, _ in rows]
 
 
 def catch_up(ledger: CaseLedger) -> None:
@@ -131,10 +126,7 @@ class Issuer:
         catch_up(self.ledger)
         candidates = [
             due
-            for deadline in undone_deadlines(
-                self.ledger.read_models.db, horizon(rulebook, now), self.outbox,
-                [stage.name for stage in rulebook.reminder_stages],
-            )
+            for deadline in owed_deadlines(self.ledger.read_models.db, now)
             for due in reached_stages(deadline, rulebook, now)
         ]
         known = self.outbox.known(due.reminder_id for due in candidates)

@@ -159,10 +159,11 @@ class Outbox:
             cursor.execute(
                 f"CREATE INDEX IF NOT EXISTS bti_reminder_outbox_case ON {self.table} (case_id)"
             )
-            # The tick asks, per undone deadline, which of its stages are issued already.
+            # A tick asked the outbox, per undone deadline, which stages were issued; the
+            # deadline projection says it now (next_reminder_at), and every row written
+            # no longer pays for this index.
             cursor.execute(
-                f"CREATE INDEX IF NOT EXISTS bti_reminder_outbox_deadline "
-                f"ON {self.table} (deadline_id, stage, status)"
+                f"DROP INDEX IF EXISTS {self.db.table('bti_reminder_outbox_deadline')}"
             )
 
     # ---- the issuer's side -------------------------------------------------------------
