@@ -30,12 +30,16 @@ worked out from the others.
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import statistics
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
+from typing import TextIO
 
 from eventsourcing.persistence import Notification
 
@@ -65,7 +69,7 @@ DEADLINE_MEASURES = ("met", "met_late", "missed", "cancelled", "open")
 SAMTALE_MEASURES = ("within_1_week", "within_3_weeks", "later", "median_days")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cell:
     """One figure: which table, when, where, what; its value or that it is suppressed."""
 
@@ -89,27 +93,40 @@ class Cell:
 
 @dataclass
 class Statistics:
-    """Every cell of the statistics for one period, suppression applied."""
+    """Every cell of the statistics for one period, suppression applied.
+
+    The cells are made from the counts when they are asked for: `each_cell` one at a time
+    (a CSV written as it is made), `cells` all at once (for the charts). A national ledger
+    has millions of cells (unit × month × level), and holding them all as objects, then
+    the CSV as one string, took more memory than reading every event did.
+    """
 
     start: date
     end: date
     unit: str | None
     threshold: int
     rulebook: str
-    cells: list[Cell] = field(default_factory=list)
+    figures: Callable[[], Iterable[Cell]] = field(default=tuple, repr=False, compare=False)
+    """Makes the cells, in order, each time it is called."""
     _index: dict[tuple[str, str, str, str, str], Cell] | None = field(
         default=None, init=False, repr=False, compare=False)
-    _indexed: list[Cell] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def each_cell(self) -> Iterator[Cell]:
+        """The cells in order (section, period, unit, key, measure), made one at a time."""
+        yield from self.figures()
+
+    @cached_property
+    def cells(self) -> list[Cell]:
+        return list(self.figures())
 
     def section(self, name: str) -> list[Cell]:
         return [c for c in self.cells if c.section == name]
 
     def value(self, section: str, period: str, unit: str, key: str, measure: str) -> Cell | None:
         # The charts look up every unit, level and month: a scan of all cells each time took
-        # minutes on a municipality's ledger. The index is rebuilt if `cells` is replaced.
-        if self._index is None or self._indexed is not self.cells:
+        # minutes on a municipality's ledger.
+        if self._index is None:
             self._index = {(c.section, c.period, c.unit, c.key, c.measure): c for c in self.cells}
-            self._indexed = self.cells
         return self._index.get((section, period, unit, key, measure))
 
 
@@ -205,9 +222,8 @@ def build_statistics(
                 continue
             counts.add_case(registration, corrected, events)
     start = counts.finish()
-    result = Statistics(start, end, unit, threshold, f"{rulebook.name} {rulebook.version}")
-    result.cells = counts.cells(threshold)
-    return result
+    return Statistics(start, end, unit, threshold, f"{rulebook.name} {rulebook.version}",
+                      figures=lambda: counts.cells(threshold))
 
 
 Where = tuple[str, str, str, str, str]
@@ -228,17 +244,27 @@ class _Counts:
         self.start, self.end, self.end_moment, self.rulebook = start, end, end_moment, rulebook
         self.period_start = None if start is None else start_of_day(start)
         self.counts: Counter[Where] = Counter()
-        self.days: dict[str, list[float]] = defaultdict(list)
+        self.days: dict[str, array[float]] = {}
+        """Days from undring to first samtale, by unit (as doubles: a float object each
+        took four times the room, and there is one per case)."""
         self.earliest: date | None = None
         """The earliest undring's day in Oslo (the start, when none is given)."""
         self.undated: Counter[tuple[date, Where]] = Counter()
         """Counts that wait for the start: by the day they fall on."""
-        self.level_steps: Counter[tuple[str, int, int]] = Counter()
+        self.stop = _ordinal(end) + 1
+        """The month after the period's last (as an `_ordinal`)."""
+        self.level_steps: dict[tuple[str, int], array[int]] = {}
         """Open cases by unit and level: +1 in the month a case starts counting there, −1
-        in the month it stops (months as `_ordinal`s); summed over months in `cells`."""
+        in the month it stops, summed over months in `cells`. Indexed by months back from
+        `stop` (0 is `stop` itself), so an earlier undring only lengthens the array."""
+        self._shared: dict[str, str] = {}
+        """One string object per unit name and month label, however many keys hold it."""
+
+    def share(self, name: str) -> str:
+        return self._shared.setdefault(name, name)
 
     def add(self, section: str, period: str, unit: str, key: str, measure: str) -> None:
-        self.counts[(section, period, unit, key, measure)] += 1
+        self.counts[(section, self.share(period), self.share(unit), key, measure)] += 1
 
     def add_in_period(self, moment: datetime, noticed: datetime, where: Where) -> None:
         """Count `where` if `moment` falls in the period (it is at or before its end)."""
@@ -256,10 +282,11 @@ class _Counts:
         noticed_day = registration.noticed_at.astimezone(OSLO).date()
         if self.earliest is None or noticed_day < self.earliest:
             self.earliest = noticed_day
-        self._count_levels(registration, corrected)
-        self._count_samtale(registration, corrected)
-        self._count_consents(registration, corrected)
-        self._count_deadlines(registration, events)
+        unit = self.share(registration.unit)
+        self._count_levels(registration, unit, corrected)
+        self._count_samtale(registration, unit, corrected)
+        self._count_consents(registration, unit, corrected)
+        self._count_deadlines(registration, unit, events)
 
     def finish(self) -> date:
         """The period's start (given, or the earliest undring's day); the waiting counts in."""
@@ -271,44 +298,65 @@ class _Counts:
             self.undated.clear()
         return self.start
 
-    def cells(self, threshold: int) -> list[Cell]:
-        counts = self.counts + self._levels()
-        found = [
-            Cell(*where, value=None if 0 < n < threshold else n, suppressed=0 < n < threshold)
-            for where, n in counts.items()
-        ]
-        for unit, days in self.days.items():
-            small = len(days) < threshold
-            found.append(Cell(
-                "undring_to_samtale", "", unit, "", "median_days",
-                None if small else round(statistics.median(days), 1), suppressed=small,
-            ))
-        return sorted(found, key=lambda c: (c.section, c.period, c.unit, c.key, c.measure))
+    def cells(self, threshold: int) -> Iterator[Cell]:
+        """Every cell, in order, suppression applied; made one at a time from the counts."""
 
-    def _levels(self) -> Counter[Where]:
-        """The open cases of each month, unit and level, summed from `level_steps`."""
+        def cell(where: Where, n: int) -> Cell:
+            small = 0 < n < threshold
+            return Cell(*where, value=None if small else n, suppressed=small)
+
+        def medians() -> Iterator[Cell]:
+            for unit, days in self.days.items():
+                small = len(days) < threshold
+                yield Cell("undring_to_samtale", "", unit, "", "median_days",
+                           None if small else round(statistics.median(days), 1),
+                           suppressed=small)
+
+        # Only the counts' keys are sorted (tuples already); the level cells, by far the
+        # most, are made in order, and the two streams merged as they go.
+        counted = (cell(where, n) for where, n in sorted(self.counts.items()))
+        rest = heapq.merge(counted, sorted(medians(), key=_place), key=_place)
+        return heapq.merge(self._levels(cell), rest, key=_place)
+
+    def _levels(self, cell: Callable[[Where, int], Cell]) -> Iterator[Cell]:
+        """The open cases of each month, unit and level, in order, summed from the steps."""
         assert self.start is not None  # `finish` has run
         first, last = _ordinal(self.start), _ordinal(self.end)
-        by_place: dict[tuple[str, int], dict[int, int]] = defaultdict(dict)
-        for (unit, level, month), step in self.level_steps.items():
-            by_place[(unit, level)][month] = step
-        found: Counter[Where] = Counter()
-        for (unit, level), steps in by_place.items():
-            running = sum(step for month, step in steps.items() if month < first)
-            for month in range(first, last + 1):
-                running += steps.get(month, 0)
-                if running > 0:
-                    found[("cases_by_level", _month_label(month), unit, f"level_{level}",
-                           "open_cases")] = running
-        return found
+        places = sorted(self.level_steps)
+        running = [self._running_before(self.level_steps[place], first) for place in places]
+        level_keys = {level: f"level_{level}" for _, level in places}
+        for month in range(first, last + 1):
+            label = _month_label(month)
+            back = self.stop - month
+            for i, (unit, level) in enumerate(places):
+                steps = self.level_steps[(unit, level)]
+                if back < len(steps):
+                    running[i] += steps[back]
+                if running[i] > 0:
+                    yield cell(("cases_by_level", label, unit, level_keys[level], "open_cases"),
+                               running[i])
 
-    def _count_levels(self, registration: UndringRegistered, events: list[CaseEvent]) -> None:
+    def _running_before(self, steps: array[int], first: int) -> int:
+        """The sum of the steps in the months before `first`."""
+        return sum(steps[self.stop - first + 1:])
+
+    def _step(self, unit: str, level: int, month: int, by: int) -> None:
+        steps = self.level_steps.get((unit, level))
+        if steps is None:
+            steps = self.level_steps[(unit, level)] = array("q")
+        back = self.stop - month
+        if back >= len(steps):
+            steps.extend([0] * (back + 1 - len(steps)))
+        steps[back] += by
+
+    def _count_levels(self, registration: UndringRegistered, unit: str,
+                      events: list[CaseEvent]) -> None:
         # At each month's end, a case noticed by then counts under its unit and level unless
         # its last closing or reopening by then closed it. The state changes only in the
         # months of its closings and level changes, so it is counted once per stretch of
         # months (as steps), not once per month.
         noticed = registration.noticed_at.astimezone(OSLO)
-        unit, end = registration.unit, self.end
+        end = self.end
         if (self.start is None or self.start <= noticed.date()) and noticed.date() <= end:
             self.add("new_cases", noticed.strftime("%Y-%m"), unit, "", "count")
         if noticed.date() > end:
@@ -316,7 +364,7 @@ class _Counts:
         first = _ordinal(noticed.date())
         if self.start is not None:
             first = max(first, _ordinal(self.start))
-        stop = _ordinal(end) + 1
+        stop = self.stop
         changes = sorted(
             (e for e in events if isinstance(e, CaseClosed | CaseReopened | LevelChanged)
              and e.occurred_at.astimezone(OSLO).date() <= end),
@@ -345,11 +393,12 @@ class _Counts:
                 until = min(stop, _ordinal(changes[index].occurred_at.astimezone(OSLO).date()))
             if not isinstance(closing, CaseClosed):
                 level = change.to_level if change is not None else 0
-                self.level_steps[(unit, level, since)] += 1
-                self.level_steps[(unit, level, until)] -= 1
+                self._step(unit, level, since, +1)
+                self._step(unit, level, until, -1)
             since = until
 
-    def _count_samtale(self, registration: UndringRegistered, events: list[CaseEvent]) -> None:
+    def _count_samtale(self, registration: UndringRegistered, unit: str,
+                       events: list[CaseEvent]) -> None:
         noticed = registration.noticed_at
         in_period = (self.period_start is None or self.period_start <= noticed)
         if not in_period or noticed > self.end_moment:
@@ -364,17 +413,19 @@ class _Counts:
         first = min(held, key=_when)
         days = (first.occurred_at - noticed).total_seconds() / 86_400
         bucket = "within_1_week" if days <= 7 else "within_3_weeks" if days <= 21 else "later"
-        self.add("undring_to_samtale", "", registration.unit, "", bucket)
-        self.days[registration.unit].append(days)
+        self.add("undring_to_samtale", "", unit, "", bucket)
+        self.days.setdefault(unit, array("d")).append(days)
 
-    def _count_consents(self, registration: UndringRegistered, events: list[CaseEvent]) -> None:
+    def _count_consents(self, registration: UndringRegistered, unit: str,
+                        events: list[CaseEvent]) -> None:
         for e in events:
             if isinstance(e, ConsentRefused | ConsentWithdrawn) and e.occurred_at <= self.end_moment:
                 kind = "refused" if isinstance(e, ConsentRefused) else "withdrawn"
                 self.add_in_period(e.occurred_at, registration.noticed_at,
-                                   ("consents", "", registration.unit, kind, "count"))
+                                   ("consents", "", unit, kind, "count"))
 
-    def _count_deadlines(self, registration: UndringRegistered, events: list[CaseEvent]) -> None:
+    def _count_deadlines(self, registration: UndringRegistered, unit: str,
+                         events: list[CaseEvent]) -> None:
         end = self.end_moment
         open_at_end: bool | None = None
         for d in deadlines(events, self.rulebook, end):
@@ -382,7 +433,7 @@ class _Counts:
                 if open_at_end is None:
                     open_at_end = _open_at(events, end)
                 if open_at_end:
-                    self.add("stalled", "", registration.unit, "", "count")
+                    self.add("stalled", "", unit, "", "count")
             if d.due_at > end:
                 continue
             measure = "met_late" if d.met_late else d.state
@@ -393,6 +444,10 @@ class _Counts:
 def _ordinal(day: date) -> int:
     """The month of `day` as a number that counts months."""
     return day.year * 12 + day.month - 1
+
+
+def _place(cell: Cell) -> Where:
+    return (cell.section, cell.period, cell.unit, cell.key, cell.measure)
 
 
 def _month_label(ordinal: int) -> str:
@@ -413,14 +468,20 @@ def _open_at(events: list[CaseEvent], moment: datetime) -> bool:
 # ---- CSV and HTML ------------------------------------------------------------------------
 
 
-def to_csv(result: Statistics) -> str:
-    """One row per cell: section, period, unit, key, measure, value ("<N" if suppressed)."""
-    out = io.StringIO()
+def write_csv(result: Statistics, out: TextIO) -> None:
+    """One row per cell: section, period, unit, key, measure, value ("<N" if suppressed),
+    written as each cell is made."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "period", "unit", "key", "measure", "value"])
-    for c in result.cells:
+    for c in result.each_cell():
         writer.writerow([c.section, c.period, c.unit, c.key, c.measure,
                          c.shown(result.threshold)])
+
+
+def to_csv(result: Statistics) -> str:
+    """The CSV of `write_csv`, as one string."""
+    out = io.StringIO()
+    write_csv(result, out)
     return out.getvalue()
 
 

@@ -234,3 +234,23 @@ def test_a_figure_dated_before_its_own_undring_waits_for_the_start_to_be_known(
     counts.earliest = date(2026, 3, 3)
     assert counts.finish() == date(2026, 3, 3)
     assert counts.counts[where] == 2  # 5 March is in the period; 1 March is not
+
+
+def test_the_cells_come_in_order_as_they_are_made_one_at_a_time(
+    database_url: str, tmp_path: Path, clock: SetClock
+) -> None:
+    # The CSV is written as the cells are made (a national ledger has millions): the level
+    # cells are made month by month and merged with the other counts, never sorted whole.
+    with ledger_with_rulebook(database_url, tmp_path, clock, statistics_threshold=1) as ledger:
+        a_spring_of_cases(ledger, clock)
+        result = build_statistics(ledger, START, END)
+        by_month = by_hand(ledger, START, END)["level"]
+    made = list(result.each_cell())
+    places = [(c.section, c.period, c.unit, c.key, c.measure) for c in made]
+    assert places == sorted(places) and len(set(places)) == len(places)
+    assert made == result.cells
+    assert {c.section for c in made} >= {"cases_by_level", "consents", "deadlines",
+                                         "new_cases", "undring_to_samtale"}
+    levels = [p[1:4] for p in places if p[0] == "cases_by_level"]
+    assert levels == sorted(by_month) and {p[0] for p in levels} == {"2026-03", "2026-04",
+                                                                      "2026-05"}

@@ -30,7 +30,7 @@ from replay.checkpoint import (
     write_checkpoint,
 )
 from replay.report import build_report, render_html, render_pdf
-from replay.stats import build_statistics, to_csv
+from replay.stats import build_statistics, write_csv
 from replay.timeline import Timeline, case_timeline, when
 from replay.verify import Verification, verify
 
@@ -344,11 +344,18 @@ def add_report(app: typer.Typer) -> None:
         ):
             total(ledger.read_models.db.max_position())
             result = build_statistics(ledger, first, last, unit, progress=advance)
-        content = render_stats_html(result) if fmt == "html" else to_csv(result)
+        # The CSV is written as its rows are made: a national ledger's has millions.
         if output is None:
-            typer.echo(content, nl=False)
+            if fmt == "html":
+                typer.echo(render_stats_html(result), nl=False)
+            else:
+                write_csv(result, sys.stdout)
             return
-        output.write_text(content, encoding="utf-8")
+        with output.open("w", encoding="utf-8", newline="") as out:
+            if fmt == "html":
+                out.write(render_stats_html(result))
+            else:
+                write_csv(result, out)
         typer.echo(t("audit.report_written", path=output), err=True)
 
     app.add_typer(report, name="report")
