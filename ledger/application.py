@@ -422,17 +422,22 @@ class CaseLedger:
     def _save(self, *saved: Case | RulebookAdopted) -> None:
         """Store the events of `saved` and bring the projections past them: in the same
         transaction when they stand right before them (one commit), else after it (`project`).
+
+        A new case's key, and its identity lookup, go in the same transaction as the events
+        they seal: a new case is one commit too, and no key is ever stored without them.
         """
-        if not self.inline_projections:
-            self.store.save(*saved)
-            return
-        refresh = self.read_models.runner.within_save()
-        try:
-            self.store.save(*saved, within=refresh)
-        except BaseException:
-            refresh.abandon()
-            raise
-        if not refresh.applied:
+        refresh = self.read_models.runner.within_save() if self.inline_projections else None
+        hooks: dict[str, Any] = {} if refresh is None else {"within": refresh}
+        with self.store.case_keys.staging() as staged:
+            try:
+                self.store.save(*saved, before=staged.store, **hooks)
+            except BaseException:
+                staged.abandon()
+                if refresh is not None:
+                    refresh.abandon()
+                raise
+            staged.kept()
+        if refresh is not None and not refresh.applied:
             self.project()
 
     def _take_written(self, case_id: UUID) -> Case | None:

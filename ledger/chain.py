@@ -51,6 +51,11 @@ CHAIN_TABLE = "bti_chain"
 GENESIS = bytes(32)
 """What the first event of a stream, and of the ledger, links to."""
 
+BeforeSave = Callable[[Any], None]
+"""Work a save does in its own transaction before its events go in (given as
+`save(..., before=…)`), called with the recorder's cursor; if it fails, nothing is stored.
+The ledger stores a new case's key so (`StagedKeys.store`), in the commit of its events."""
+
 WithinSave = Callable[[Any, Sequence[int]], None]
 """Work a save does in its own transaction once its events and chain rows are in (given as
 `save(..., within=…)`): called with the recorder's cursor and the events' notification ids,
@@ -229,8 +234,11 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        # The events go in first: the first INSERT takes SQLite's write lock, so the heads
-        # read below are the latest and stay so until this transaction commits.
+        before: BeforeSave | None = kwargs.get("before")
+        if before is not None:
+            before(c)
+        # The first INSERT (the events', or `before`'s) takes SQLite's write lock, so the
+        # heads read below are the latest and stay so until this transaction commits.
         positions = super()._insert_events(c, stored_events, **kwargs)
         if not stored_events or positions is None:
             return positions

@@ -13,7 +13,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from ledger import chain
-from ledger.chain import CHAIN_TABLE, GENESIS, WithinSave, as_uuid, first_versions
+from ledger.chain import CHAIN_TABLE, GENESIS, BeforeSave, WithinSave, as_uuid, first_versions
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,9 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                         with conn.cursor() as curs:
                             self._lock_table(curs)
                             self._notify_channel(curs)
+                            before: BeforeSave | None = kwargs.get("before")
+                            if before is not None:
+                                before(curs)
                         for stored_events in batches:
                             with conn.cursor() as curs:
                                 self._insert_events(curs, stored_events, **kwargs)

@@ -8,8 +8,11 @@ and the secret of the identity-number lookup hash (HMAC).
 
 Each case gets its own random AES-256-GCM **data key**, stored wrapped (encrypted with the
 key-encryption key) in `bti_case_keys`. The key is created the first time something of the
-case is sealed; two writers creating it at once both end up with the one that was stored
-first (`INSERT … ON CONFLICT DO NOTHING`, then read it back). Erasing a case destroys its
+case is sealed. A command stores it in the same transaction as the events it seals
+(`CaseKeys.staging`), so a new case costs one commit and a key is never stored without
+them; should another writer have stored the case's key first, the save clashes and the
+command is tried again with that key. Keys made outside a command (a projection's,
+an import's) are stored with `INSERT … ON CONFLICT DO NOTHING` and read back. Erasing a case destroys its
 wrapped key (`wrapped_key` set to NULL) and keeps when, by whom and why; the case's
 encrypted fields can then never be read again, by anyone.
 
@@ -23,6 +26,7 @@ import base64
 import binascii
 import os
 import stat
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -170,6 +174,7 @@ class CaseKeys:
         self._nonce_secret: bytes | None = None
         self._cache: OrderedDict[UUID, tuple[AESGCM | None, float]] = OrderedDict()
         self._deferred_index: list[tuple[str, str]] | None = None
+        self._staging = threading.local()
 
     # -- SQL -------------------------------------------------------------------------------
 
@@ -231,11 +236,16 @@ class CaseKeys:
 
     def for_sealing(self, case_id: UUID, now: datetime, cursor: Any | None = None) -> AESGCM:
         """The case's key, created (and stored wrapped) if it has none; refused if erased."""
+        staged = self._staged() if cursor is None else None
+        if staged is not None and case_id in staged.keys:
+            return staged.keys[case_id]
         key = self.for_opening(case_id, cursor)
         if key is not None:
             return key
         if self.erasure(case_id, cursor) is not None:
             raise CaseErased("case_erased", case=case_id)
+        if staged is not None:
+            return staged.new_key(case_id, now)
         with self._transaction(cursor, commit=True) as writing:
             # Another writer may have created it since: theirs stands, and is read back below.
             self._insert_new_keys(writing, [(case_id, now)])
@@ -244,6 +254,22 @@ class CaseKeys:
         if key is None:
             raise CaseErased("case_erased", case=case_id)
         return key
+
+    @contextmanager
+    def staging(self) -> Iterator[StagedKeys]:
+        """Within this block (one command's save, in this thread), a new case key and an
+        identity lookup wait in the `StagedKeys` yielded, to be stored by the save's own
+        transaction (`StagedKeys.store`), instead of each committing on its own first."""
+        staged = StagedKeys(self)
+        self._staging.current = staged
+        try:
+            yield staged
+        finally:
+            self._staging.current = None
+
+    def _staged(self) -> StagedKeys | None:
+        current: StagedKeys | None = getattr(self._staging, "current", None)
+        return current
 
     def ensure(self, first_sealed: dict[UUID, datetime]) -> None:
         """Create the missing keys of many cases in one transaction per chunk (an import),
@@ -373,6 +399,10 @@ class CaseKeys:
         if self._deferred_index is not None:
             self._deferred_index.append((lookup_key, str(case_id)))
             return
+        staged = self._staged()
+        if staged is not None:
+            staged.lookups.append((lookup_key, str(case_id)))
+            return
         self._write_identity_index([(lookup_key, str(case_id))])
 
     @contextmanager
@@ -390,14 +420,17 @@ class CaseKeys:
     def _write_identity_index(self, rows: list[tuple[str, str]]) -> None:
         if not rows:
             return
+        with self.datastore.transaction(commit=True) as cursor:
+            self._insert_lookups(cursor, rows)
+
+    def _insert_lookups(self, cursor: Any, rows: list[tuple[str, str]]) -> None:
         statement = (
             f"INSERT INTO {self.identity_table} (lookup_key, case_id) VALUES (%s, %s) "
             "ON CONFLICT (lookup_key, case_id) DO NOTHING"
         )
         if self.dialect == "sqlite":
             statement = statement.replace("%s", "?")
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.executemany(statement, rows)
+        cursor.executemany(statement, rows)
 
     def cases_with_identity(self, lookup_key: str) -> list[UUID]:
         """The cases whose child has the identity number with this lookup key."""
@@ -409,3 +442,55 @@ class CaseKeys:
                 (lookup_key,),
             )
             return [UUID(str(row[0])) for row in self._rows(cursor)]
+
+
+class StagedKeys:
+    """The new case keys and identity lookups of one command, stored by its save's transaction.
+
+    `store` is the recorder's `before` hook: it runs in the save's transaction before the
+    events go in. A key row is inserted without ON CONFLICT: if another writer stored the
+    case's key first, the insert fails, the whole save with it (an IntegrityError, as for
+    an event version taken first), and the command is tried again with the stored key.
+    """
+
+    def __init__(self, keys: CaseKeys) -> None:
+        self.owner = keys
+        self.keys: dict[UUID, AESGCM] = {}
+        self.rows: list[tuple[str, bytes, str]] = []
+        self.lookups: list[tuple[str, str]] = []
+
+    def new_key(self, case_id: UUID, now: datetime) -> AESGCM:
+        """A new random key for the case, kept here until the save stores it."""
+        raw = AESGCM.generate_key(bit_length=256)
+        self.keys[case_id] = key = AESGCM(raw)
+        self.rows.append((str(case_id), self.owner._wrap(case_id, raw), now.isoformat()))
+        self.owner.forget([case_id])  # a "no key" remembered from before must not stand
+        return key
+
+    def store(self, cursor: Any) -> None:
+        """Insert the staged key rows and lookups with the save's own cursor."""
+        if self.rows:
+            statement = (f"INSERT INTO {self.owner.keys_table} (case_id, wrapped_key, created_at) "
+                         "VALUES (%s, %s, %s)")
+            if self.owner.dialect == "sqlite":
+                statement = statement.replace("%s", "?")
+            cursor.executemany(statement, self.rows)
+        if self.lookups:
+            self.owner._insert_lookups(cursor, self.lookups)
+
+    def kept(self) -> None:
+        """The save committed: its new keys are the cases' keys from now on."""
+        moment, cache = time.monotonic(), self.owner._cache
+        for case_id, key in self.keys.items():
+            cache[case_id] = (key, moment)
+            cache.move_to_end(case_id)
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+
+    def abandon(self) -> None:
+        """The save failed: none of its keys was stored, so none may be remembered (a
+        projection may have read one inside the transaction that was rolled back)."""
+        self.owner.forget(self.keys)
+        self.keys.clear()
+        self.rows.clear()
+        self.lookups.clear()

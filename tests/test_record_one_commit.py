@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -19,8 +20,10 @@ from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool
 from psycopg._connection_base import BaseConnection
 from psycopg.sql import SQL
 
+import ledger.chain as ledger_chain
 from ledger.application import CaseLedger
 from ledger.events import CaseEvent
+from ledger.policies.identity import with_check_digits
 from tests.cast import RECTOR, START, TEACHER, TILSYN, SetClock
 from tests.stories import register_undring
 from tests.test_projections import dump
@@ -121,6 +124,65 @@ def test_recording_an_action_on_a_case_commits_once(
         bright_spot(ledger, case, clock)
         assert commits == ["COMMIT"]
         assert at_head(ledger)
+
+
+NATIONAL_ID = with_check_digits("150514" + "490")
+
+
+def register_with_national_id(ledger: CaseLedger, clock: SetClock,
+                              case_id: UUID | None = None) -> UUID:
+    """Kari registers an undring about a child whose fødselsnummer she gives."""
+    return ledger.register_undring(
+        case_id=case_id, actor=TEACHER, child_ref="Elev-12", child_birth_date="2014-05-15",
+        unit=TEACHER.unit, service=TEACHER.service, noticed_at=clock.now - timedelta(hours=1),
+        observations="Sover i timene.", national_id=NATIONAL_ID,
+    ).case_id
+
+
+def key_rows(ledger: CaseLedger, case: UUID) -> int:
+    keys = ledger.store.case_keys
+    with ledger.read_models.db.transaction() as cursor:
+        cursor.execute(f"SELECT COUNT(*) AS n FROM {keys.keys_table} WHERE case_id = %s",
+                       (str(case),))
+        row = cursor.fetchone()
+    return int(row["n"] if isinstance(row, dict) else row[0])  # type: ignore[index]
+
+
+def test_registering_an_undring_stores_the_new_case_key_and_lookup_in_the_same_commit(
+    database_url: str, clock: SetClock, commits: list[str]
+) -> None:
+    with CaseLedger.create(database_url, actor=RECTOR, clock=clock, reader=TILSYN) as ledger:
+        share(ledger, register_undring(ledger, clock), clock)  # the tables are set up
+        commits.clear()
+        case = register_with_national_id(ledger, clock)
+        assert commits == ["COMMIT"]
+        assert key_rows(ledger, case) == 1
+        assert NATIONAL_ID is not None and ledger.find_case_by_national_id(NATIONAL_ID) == [case]
+        assert ledger.summary(case).child_ref == "Elev-12"  # sealed with the key stored
+
+
+def test_a_registration_that_fails_leaves_no_key_and_the_case_id_can_be_used_again(
+    ledger: CaseLedger, clock: SetClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = UUID("7d9f3c1e-0b8a-4c55-9a1e-2f6b8d4c0a11")
+
+    def disk_full(*args: Any) -> Any:
+        raise RuntimeError("the disk is full")
+
+    with monkeypatch.context() as failing:
+        failing.setattr(ledger_chain, "chain_links", disk_full)  # after the key and the event
+        with pytest.raises(RuntimeError, match="disk is full"):
+            register_with_national_id(ledger, clock, case_id=case)
+    assert key_rows(ledger, case) == 0
+    assert not any(getattr(e, "case_id", None) == case for e in ledger.all_events())
+    assert NATIONAL_ID is not None and ledger.find_case_by_national_id(NATIONAL_ID) == []
+
+    assert register_with_national_id(ledger, clock, case_id=case) == case
+    assert key_rows(ledger, case) == 1
+    assert ledger.summary(case).child_ref == "Elev-12"
+    # Not the key of the save that failed: a fresh process reads the case with the stored one.
+    ledger.store.case_keys.forget([case])
+    assert ledger.history(case)[0].child_ref == "Elev-12"  # type: ignore[attr-defined]
 
 
 def test_a_projection_failing_inside_the_save_still_stores_the_event_and_the_next_catch_up_repairs_it(
