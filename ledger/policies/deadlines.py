@@ -186,6 +186,12 @@ class Deadline(BaseModel):
         """Missed, but done afterwards."""
         return self.state == "missed" and self.met_by is not None
 
+    @property
+    def not_done(self) -> bool:
+        """Open, or missed and still not done: the deadlines reminders are for (one met,
+        cancelled or done late gets none, whatever stage passed before)."""
+        return self.met_by is None and self.state in ("open", "missed")
+
 
 def deadline_id(case_id: UUID, rule: Rule, basis_event_id: UUID) -> str:
     """The stable id of a deadline: the same case, rule and basis always give the same id."""

@@ -85,7 +85,7 @@ def next_reminder(
 ) -> datetime | None:
     """When the earliest stage not yet in `reminded` (deadline id, stage) falls; None when the
     deadline is done (met, cancelled, done late) or every stage is reminded."""
-    if deadline.met_by is not None or deadline.state not in ("open", "missed"):
+    if not deadline.not_done:
         return None
     falls = [
         reminder_due(deadline, stage, rulebook)

@@ -60,14 +60,9 @@ class DueReminder:
         return reminder_id(self.deadline.deadline_id, self.stage.name)
 
 
-def not_done(deadline: Deadline) -> bool:
-    """Open, or missed and still not done: the deadlines a reminder is for."""
-    return deadline.state == "open" or (deadline.state == "missed" and deadline.met_by is None)
-
-
 def reached_stages(deadline: Deadline, rulebook: Rulebook, now: datetime) -> list[DueReminder]:
     """The stages of `deadline` that have fallen by `now`, if it is still not done."""
-    if not not_done(deadline):
+    if not deadline.not_done:
         return []
     found = []
     for stage in rulebook.reminder_stages:
