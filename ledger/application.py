@@ -912,18 +912,29 @@ class CaseLedger:
         return self.store.case_keys.erasure(parse_uuid(case_id, "case_id"))
 
     def find_case_by_national_id(self, number: str) -> list[UUID]:
-        """The cases of the child with this fødselsnummer or D-nummer (by its keyed hash).
+        """The cases of the child with this fødselsnummer or D-nummer (by its keyed hash)
+        that the reader may read.
 
-        Only ids: what a case holds is read through the checked reads. An erased case is not
-        found any more.
+        That a child has a case is itself about the child: the search is a checked read of
+        each case found, written to its access log ("find", allowed or refused), and a case
+        the reader may not read is left out. Only ids: what a case holds is read through the
+        checked reads. An erased case is not found any more.
         """
+        if self.reader is None:
+            raise LedgerError("reader_required")
         try:
             found = self.store.sealer.identity_lookup_key(number)
         except IdentityNumberInvalid as error:
             raise InvalidInput(
                 "national_id_invalid", problem=text(f"national_id.{error.reason}")
             ) from None
-        return self.store.case_keys.cases_with_identity(found)
+        readable = []
+        for case_id in self.store.case_keys.cases_with_identity(found):
+            try:
+                readable.append(self._checked_id(case_id, "find"))
+            except AccessRefused:
+                continue  # logged as refused: tilsyn sees who looked
+        return readable
 
 
 

@@ -50,7 +50,9 @@ def test_every_read_of_a_case_writes_one_entry_with_who_when_what_and_why(
 
 
 def test_every_kind_of_read_has_its_name_in_the_log() -> None:
-    assert {LOGGED_AS.get(what, what) for what in READS} == set(WHATS)
+    # `find`, the search by fødselsnummer, leaves a refused case out rather than raising:
+    # its story is in test_national_id.
+    assert {LOGGED_AS.get(what, what) for what in READS} | {"find"} == set(WHATS)
 
 
 @pytest.mark.parametrize("what", list(READS))

@@ -13,6 +13,7 @@ from ledger.application import CaseLedger
 from ledger.errors import InvalidInput, RuleViolation
 from ledger.policies.identity import with_check_digits
 from tests.cast import RECTOR, TEACHER, SetClock
+from tests.test_read_access import OTHER_SCHOOL_TEACHER
 
 FODSELSNUMMER = with_check_digits("150514" + "490")
 D_NUMMER = with_check_digits("550514" + "490")
@@ -34,6 +35,24 @@ def test_a_case_is_found_by_the_childs_fodselsnummer(ledger: CaseLedger, clock: 
     spaced = f"{FODSELSNUMMER[:6]} {FODSELSNUMMER[6:]}"
     assert ledger.find_case_by_national_id(spaced) == [case_id]
     assert ledger.history(case_id)[0].national_id == FODSELSNUMMER  # type: ignore[attr-defined]
+
+
+def test_the_search_is_a_read_of_the_case_written_to_its_access_log(
+    ledger: CaseLedger, clock: SetClock
+) -> None:
+    # That a child has a BTI case is itself about the child: a teacher of another school who
+    # types the number learns nothing, and tilsyn sees in the case's log that she looked.
+    assert FODSELSNUMMER is not None
+    case_id = register(ledger, clock, FODSELSNUMMER)
+    curious = ledger.reading_as(OTHER_SCHOOL_TEACHER, purpose="nysgjerrig")
+    assert curious.find_case_by_national_id(FODSELSNUMMER) == []
+    teacher = ledger.reading_as(TEACHER, purpose="finne saken")
+    assert teacher.find_case_by_national_id(FODSELSNUMMER) == [case_id]
+    entries = ledger.read_audit.entries(case_id)
+    assert [(e.person, e.what, e.outcome, e.purpose) for e in entries] == [
+        (OTHER_SCHOOL_TEACHER.person, "find", "refused", "nysgjerrig"),
+        (TEACHER.person, "find", "allowed", "finne saken"),
+    ]
 
 
 def test_a_d_nummer_is_accepted_and_found(ledger: CaseLedger, clock: SetClock) -> None:
