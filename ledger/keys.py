@@ -189,6 +189,11 @@ class CaseKeys:
     def create_tables(self) -> None:
         blob = "BLOB" if self.dialect == "sqlite" else "bytea"
         with self.datastore.transaction(commit=True) as cursor:
+            if self.dialect == "postgres":
+                # Processes creating a ledger at once take turns: CREATE TABLE IF NOT
+                # EXISTS is not safe against a concurrent one on PostgreSQL.
+                self._execute(cursor, "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                              (self.keys_table,))
             self._execute(cursor, (
                 f"CREATE TABLE IF NOT EXISTS {self.keys_table} (case_id TEXT PRIMARY KEY, "
                 f"wrapped_key {blob}, created_at TEXT NOT NULL, erased_at TEXT, "

@@ -111,6 +111,12 @@ class ProjectionRunner:
         if self._ready:
             return
         with self.db.transaction() as cursor:
+            if self.db.dialect == "postgres":
+                # Two processes opening a new ledger at once take turns here: PostgreSQL's
+                # CREATE TABLE IF NOT EXISTS is not safe against a concurrent one (the
+                # second fails on the table's row type, "already exists").
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                               (f"{self.db.schema or 'public'}.{TRACKING_TABLE}",))
             cursor.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.db.table(TRACKING_TABLE)} "
                 "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
