@@ -11,10 +11,10 @@ key-encryption key) in `bti_case_keys`. The key is created the first time someth
 case is sealed. A command stores it in the same transaction as the events it seals
 (`CaseKeys.staging`), so a new case costs one commit and a key is never stored without
 them; should another writer have stored the case's key first, the save clashes and the
-command is tried again with that key. Keys made outside a command (a projection's,
-an import's) are stored with `INSERT … ON CONFLICT DO NOTHING` and read back. Erasing a case destroys its
-wrapped key (`wrapped_key` set to NULL) and keeps when, by whom and why; the case's
-encrypted fields can then never be read again, by anyone.
+command is tried again with that key. Keys made outside a command (a projection's, an
+import's) are stored with `INSERT … ON CONFLICT DO NOTHING` and read back. Erasing a case
+destroys its wrapped key (`wrapped_key` set to NULL) and keeps when, by whom and why; the
+case's encrypted fields can then never be read again, by anyone.
 
 The master key is only read when something is sealed or opened: `bti verify` and a checkpoint
 work from the stored bytes and need no key.
