@@ -80,6 +80,7 @@ from ledger.policies.access import Grant, refusal
 from ledger.policies.deadlines import Deadline
 from ledger.policies.identity import IdentityNumberInvalid
 from ledger.policies.rulebook import Rulebook, load_rulebook
+from ledger.problems import problem_words
 from ledger.projections.case_access import query_access
 from ledger.projections.case_summary import CaseSummary, opened_summary, summary_as_of
 from ledger.projections.open_deadlines import DeadlineQuery
@@ -137,10 +138,10 @@ def actor_from(value: Actor | dict[str, Any]) -> Actor:
 
 
 def invalid_input(error: ValidationError, prefix: str = "") -> InvalidInput:
-    """The first problem pydantic found, as the ledger's own error."""
+    """The first problem pydantic found, as the ledger's own error in the catalogue's words."""
     first = error.errors()[0]
     where = ".".join(str(p) for p in (prefix, *first["loc"]) if p != "")
-    return InvalidInput("invalid_field", field=where or "-", problem=first["msg"])
+    return InvalidInput("invalid_field", field=where or "-", problem=problem_words(first))
 
 
 def build_event(cls: type[E], values: dict[str, Any]) -> E:
@@ -357,12 +358,12 @@ class CaseLedger:
         """
         if actor is None:
             if self.reader is None:
-                raise InvalidInput("invalid_field", field="actor", problem="Field required")
+                raise InvalidInput("invalid_field", field="actor", problem=text("problem.missing"))
             actor = self.reader
         cls = self._event_class(action)
         if case_id is None:
             if cls is not UndringRegistered:
-                raise InvalidInput("invalid_field", field="case_id", problem="Field required")
+                raise InvalidInput("invalid_field", field="case_id", problem=text("problem.missing"))
             case_id = uuid4()
         case_uuid = parse_uuid(case_id, "case_id")
         who = actor_from(actor)
@@ -871,7 +872,7 @@ class CaseLedger:
         """
         if actor is None:
             if self.reader is None:
-                raise InvalidInput("invalid_field", field="actor", problem="Field required")
+                raise InvalidInput("invalid_field", field="actor", problem=text("problem.missing"))
             actor = self.reader
         who = actor_from(actor)
         case_uuid = parse_uuid(case_id, "case_id")
@@ -946,7 +947,9 @@ def parse_uuid(value: UUID | str, field: str) -> UUID:
     try:
         return UUID(str(value))
     except ValueError:
-        raise InvalidInput("invalid_field", field=field, problem="not a valid id") from None
+        raise InvalidInput(
+            "invalid_field", field=field, problem=text("problem.uuid_parsing")
+        ) from None
 
 
 def latest_rulebook(store: EventStoreApplication) -> RulebookAdopted | None:

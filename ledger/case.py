@@ -60,6 +60,7 @@ from ledger.policies.calendar import age_on, local_date
 from ledger.policies.consent import ConsentState, covering_consent
 from ledger.policies.identity import IdentityNumberInvalid, parse_identity_number
 from ledger.policies.rulebook import Rulebook
+from ledger.problems import problem_words
 
 Status = Literal["new", "open", "closed"]
 TiltakStatus = Literal["planned", "started", "completed", "cancelled"]
@@ -727,7 +728,7 @@ def _rule_corrected(case: Case, e: EntryCorrected, rulebook: Rulebook) -> None:
         raise RuleViolation(
             "correction_invalid",
             field=".".join(str(p) for p in first["loc"]) or "-",
-            problem=first["msg"],
+            problem=problem_words(first),
         ) from None
     # The corrected event must keep the rules the original was held to, judged on the case
     # as it stood then: a correction is not a way around a rule.

@@ -40,6 +40,7 @@ from ledger.events import (
 from ledger.heap import fewer_collections
 from ledger.messages import text
 from ledger.policies.rulebook import Rulebook
+from ledger.problems import problem_words
 from ledger.projections.sql import Database
 from ledger.store import EventStoreApplication
 
@@ -249,7 +250,8 @@ class _ImportCheck:
             stream_id = UUID(str(stream))
         except ValueError:
             field = "ledger_id" if cls is RulebookAdopted else "case_id"
-            self.problem(number, field, LedgerError("invalid_field", field=field, problem="not a valid id"))
+            problem = text("problem.uuid_parsing")
+            self.problem(number, field, LedgerError("invalid_field", field=field, problem=problem))
             return
         values.setdefault("event_id", str(uuid4()))
         values.setdefault("recorded_at", self.now.isoformat())
@@ -261,7 +263,7 @@ class _ImportCheck:
                 field = ".".join(str(p) for p in detail["loc"]) or "-"
                 self.problem(
                     number, field,
-                    LedgerError("invalid_field", field=field, problem=detail["msg"]),
+                    LedgerError("invalid_field", field=field, problem=problem_words(detail)),
                 )
             return
         if stream_id in self.failed_streams:
@@ -365,7 +367,7 @@ def adopted_rulebook(event: RulebookAdopted) -> Rulebook:
         rulebook = Rulebook.model_validate(event.rulebook_document)
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in d['loc'])}: {d['msg']}" for d in error.errors()
+            f"{'.'.join(str(p) for p in d['loc'])}: {problem_words(d)}" for d in error.errors()
         )
         raise LedgerError("rulebook_invalid", origin=event.rulebook, problems=problems) from None
     if rulebook.digest != event.rulebook_digest:

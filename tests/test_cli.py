@@ -263,7 +263,9 @@ def test_a_missing_field_is_named_with_exit_1_no_traceback_and_nothing_stored(
     result = bti(database_url, *without_observations)
 
     assert result.exit_code == 1
-    assert result.stderr == "Feltet «observations» er ikke gyldig: Field required. [invalid_field]\n"
+    assert result.stderr == (
+        "Feltet «observations» er ikke gyldig: det mangler og må fylles ut. [invalid_field]\n"
+    )
     assert "Traceback" not in result.output
     with CaseLedger.open(database_url, reader=TILSYN) as ledger:
         assert ledger.list_cases() == []
@@ -281,7 +283,9 @@ def test_a_time_without_a_zone_is_refused_and_nothing_is_stored(sqlite_url: str)
 
     assert result.exit_code == 1
     assert result.stderr == (
-        "Feltet «occurred_at» er ikke gyldig: Input should have timezone info. [invalid_field]\n"
+        "Feltet «occurred_at» er ikke gyldig: tidspunktet mangler tidssone; legg den til, "
+        "f.eks. 2026-03-02T09:00+01:00 for norsk vintertid eller +02:00 for sommertid. "
+        "[invalid_field]\n"
     )
     assert len(history(sqlite_url, case_id)) == 1
 

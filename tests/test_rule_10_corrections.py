@@ -149,7 +149,7 @@ def test_a_correction_that_makes_the_event_invalid_is_refused(
     assert caught.value.code == "correction_invalid"
     assert caught.value.params == {
         "field": "to_level",
-        "problem": "Input should be less than or equal to 3",
+        "problem": "det må være 3 eller mindre",
     }
     assert read_history(reopen, case_id) == before
 

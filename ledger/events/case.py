@@ -13,6 +13,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from ledger.events.base import CaseEvent, Flag, Name, Service, Text, Track
 
@@ -128,9 +129,13 @@ class DecisionRecorded(CaseEvent):
     def _level_named_when_moving(self) -> DecisionRecorded:
         moving = self.outcome in ("level_up", "level_down")
         if moving and self.to_level is None:
-            raise ValueError("to_level is required when the decision moves the level")
+            raise PydanticCustomError(
+                "to_level_required", "to_level is required when the decision moves the level"
+            )
         if not moving and self.to_level is not None:
-            raise ValueError("to_level is only given when the decision moves the level")
+            raise PydanticCustomError(
+                "to_level_not_moving", "to_level is only given when the decision moves the level"
+            )
         return self
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 from uuid import UUID
 
 from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from ledger.events.base import CaseEvent, Name, Service, Text
 
@@ -72,5 +73,5 @@ class EvaluationRecorded(CaseEvent):
     @model_validator(mode="after")
     def _unique_tiltak(self) -> EvaluationRecorded:
         if len(set(self.tiltak_ids)) != len(self.tiltak_ids):
-            raise ValueError("a tiltak is named twice")
+            raise PydanticCustomError("tiltak_named_twice", "a tiltak is named twice")
         return self
