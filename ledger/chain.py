@@ -45,6 +45,8 @@ import orjson
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
+from ledger.wal import without_autocheckpoint
+
 log = logging.getLogger(__name__)
 
 CHAIN_TABLE = "bti_chain"
@@ -215,6 +217,8 @@ class ChainedSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name)
         self.chain_table = CHAIN_TABLE
+        # Before the first connection is made: no command copies the log back (ledger/wal.py).
+        without_autocheckpoint(datastore)
 
     def construct_create_table_statements(self) -> list[str]:
         return [

@@ -23,6 +23,7 @@ from ledger.errors import StoreUnavailable
 from ledger.events import EVENT_TYPES, Event, event_to_json
 from ledger.heap import freeze_loaded_code
 from ledger.keys import CaseKeys
+from ledger.wal import Checkpointer
 
 DEFAULT_URL = "sqlite:///bti.sqlite"
 
@@ -89,6 +90,14 @@ class EventStoreApplication(Application[UUID]):
         self.case_keys.create_tables()
         self.sealer = Sealer(self.case_keys)
         cast(EventMapper, self.mapper).sealer = self.sealer
+        path = self.env.get("SQLITE_DBNAME")
+        self.checkpointer = Checkpointer(path).start() if "sqlite" in module and path else None
+
+    def close(self) -> None:
+        """Stop copying the log back (SQLite), then release the database connections."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+        super().close()
 
     def put_in_batches(self, events: Iterable[Event], batch: int | None = None) -> int:
         """Store the events in one transaction, sealed and inserted a batch at a time, so a
