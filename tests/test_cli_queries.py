@@ -22,6 +22,7 @@ from ledger import messages
 from ledger.application import CaseLedger
 from ledger.policies.calendar import OSLO
 from ledger.policies.rulebook import load_rulebook
+from ledger.projections import runner as runner_module
 from ledger.projections.runner import ProjectionRunner
 from tests.cast import TILSYN
 from tests.test_cli import a_while_ago, bti, init
@@ -328,6 +329,36 @@ def test_a_rebuild_shows_its_progress_and_leaves_the_deadlines_as_they_were(
     )
     assert deadlines(database_url, "--all") == before
     assert set(status(database_url)["positions"].values()) == {head}
+
+
+def test_a_rebuild_with_two_workers_leaves_the_deadlines_as_they_were(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init(sqlite_url)
+    for days in (1, 3):
+        register(sqlite_url, a_while_ago(days=days))
+    before = deadlines(sqlite_url, "--all")
+    monkeypatch.setattr(runner_module, "PARALLEL_FROM", 0)  # workers from the first event
+    handed: list[int] = []
+    monkeypatch.setattr(runner_module.RowMakers, "rows", counting(runner_module.RowMakers.rows, handed))
+
+    ok(bti(sqlite_url, "rebuild", "--workers", "2"))
+    refused = bti(sqlite_url, "--lang", "en", "rebuild", "--workers", "0")
+
+    assert handed  # the batches went to the workers
+    assert deadlines(sqlite_url, "--all") == before
+    assert refused.exit_code == 2
+    assert "--workers" in refused.stderr
+
+
+def counting(method: Any, calls: list[int]) -> Any:
+    """`method`, noting each call in `calls`."""
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return method(*args, **kwargs)
+
+    return counted
 
 
 def test_rebuild_takes_the_names_of_projections_and_refuses_an_unknown_one(

@@ -18,8 +18,10 @@ from ledger.policies.access import grants
 from ledger.policies.calendar import OSLO
 from ledger.policies.deadlines import deadlines
 from ledger.policies.rulebook import Duration, load_rulebook
+from ledger.projections import runner as runner_module
 from ledger.projections.case_summary import utc_text
 from ledger.projections.open_deadlines import judged_at
+from ledger.projections.row_makers import Batch, RowMakers, WorkerFailed
 from ledger.projections.runner import REBUILD_TABLE, TRACKING_TABLE
 from tests.cast import PPT_ADVISER, RECTOR, TEACHER, TILSYN, SetClock
 from tests.test_property_replay import STEPS
@@ -188,6 +190,100 @@ def test_an_interrupted_rebuild_continues_and_the_old_tables_serve_meanwhile(
     assert dump(ledger) == live
     runner.rebuild()
     assert dump(ledger) == live
+
+
+class CountedRowMakers(RowMakers):
+    """The worker pool, counting how many a rebuild started."""
+
+    started = 0
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        CountedRowMakers.started += 1
+
+
+@pytest.fixture
+def workers_from_the_first_event(monkeypatch: pytest.MonkeyPatch) -> type[CountedRowMakers]:
+    """A rebuild of any size uses worker processes (normally only from 50,000 events)."""
+    monkeypatch.setattr(runner_module, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(runner_module, "RowMakers", CountedRowMakers)
+    CountedRowMakers.started = 0
+    return CountedRowMakers
+
+
+def test_a_rebuild_with_worker_processes_swaps_in_the_rows_kept_command_by_command(
+    ledger: CaseLedger, clock: SetClock, workers_from_the_first_event: type[CountedRowMakers]
+) -> None:
+    for _ in range(4):
+        s12_case_with_ppt(ledger, clock)
+    interleaved_cases(ledger, clock)
+    before, tracked = dump(ledger), positions(ledger)
+    runner = ledger.read_models.runner
+    runner.rebuild_workers, runner.rebuild_batch_size = 2, 12  # a few cases per batch
+    seen: list[int] = []
+
+    runner.rebuild(progress=seen.append)
+
+    assert workers_from_the_first_event.started == 1
+    assert len(seen) > 3
+    assert sum(seen) == tracked["deadlines"]
+    assert dump(ledger) == before
+    assert positions(ledger) == tracked
+
+
+def test_a_rebuild_with_workers_stopped_after_a_batch_continues_where_it_stopped(
+    ledger: CaseLedger, clock: SetClock, workers_from_the_first_event: type[CountedRowMakers]
+) -> None:
+    cases = sorted(s12_case_with_ppt(ledger, clock) for _ in range(3))
+    before = dump(ledger)
+    runner = ledger.read_models.runner
+    head = runner.db.max_position()
+    runner.rebuild_workers, runner.rebuild_batch_size = 2, 1  # one case a batch
+
+    def stop(count: int) -> None:
+        raise Stopped
+
+    with pytest.raises(Stopped):
+        runner.rebuild(["deadlines"], progress=stop)
+    assert rebuilds(ledger) == {"deadlines_rebuild": (head, cases[0])}
+
+    runner.rebuild(["deadlines"])
+
+    assert workers_from_the_first_event.started == 2
+    assert rebuilds(ledger) == {}
+    assert dump(ledger) == before
+
+
+class OneWorkerDies(CountedRowMakers):
+    """The pool, whose worker for the second batch is killed before it answers."""
+
+    def rows(self, stored: Any, head: int, names: Any) -> Batch:
+        batch = super().rows(stored, head, names)
+        if self._turn == 2:
+            batch.worker.kill()
+        return batch
+
+
+def test_a_worker_that_dies_stops_the_rebuild_after_the_last_whole_batch(
+    ledger: CaseLedger, clock: SetClock, workers_from_the_first_event: type[CountedRowMakers],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cases = sorted(s12_case_with_ppt(ledger, clock) for _ in range(3))
+    before = dump(ledger)
+    runner = ledger.read_models.runner
+    head = runner.db.max_position()
+    runner.rebuild_workers, runner.rebuild_batch_size = 2, 1  # one case a batch
+    monkeypatch.setattr(runner_module, "RowMakers", OneWorkerDies)
+
+    with pytest.raises(WorkerFailed, match="a rebuild worker stopped"):
+        runner.rebuild(["deadlines"])
+
+    assert rebuilds(ledger) == {"deadlines_rebuild": (head, cases[0])}
+    assert dump(ledger) == before  # the live tables never stopped serving
+    monkeypatch.setattr(runner_module, "RowMakers", CountedRowMakers)
+    runner.rebuild(["deadlines"])
+    assert rebuilds(ledger) == {}
+    assert dump(ledger) == before
 
 
 def test_the_tables_of_an_older_kind_of_rebuild_are_started_anew(

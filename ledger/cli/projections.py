@@ -140,10 +140,15 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Argument(help=t("help.rebuild_names"), show_default=False),
         ] = None,
+        workers: Annotated[
+            int | None, typer.Option("--workers", min=1, help=t("help.rebuild_workers"))
+        ] = None,
     ) -> None:
         session = session_of(ctx)
         with opened(session) as ledger:
             runner = ledger.read_models.runner
+            if workers is not None:
+                runner.rebuild_workers = workers
             known = list(runner.projections)
             chosen = list(dict.fromkeys(names)) if names else known
             for name in chosen:

@@ -13,7 +13,7 @@ the savepoint — leaves the work to a catch-up after the commit.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from threading import Event as StopSignal
@@ -26,9 +26,14 @@ from ledger.events.ledger import LEDGER_ID
 from ledger.heap import fewer_collections
 from ledger.policies.rulebook import Rulebook
 from ledger.projections.base import CaseChange, Projection, Rows
+from ledger.projections.row_makers import PARALLEL_FROM, Batch, RowMakers, default_workers
 from ledger.projections.sql import Cursor, Database, as_uuid
 
 Progress = Callable[[int], None]
+StoredRow = tuple[Any, str, bytes]
+"""A stored event as a rebuild reads it: (its stream's key, topic, state)."""
+Writes = list[tuple[str, list[tuple[Any, ...]]]]
+"""Statements with the rows each is executed for (`executemany`), in order."""
 
 TRACKING_TABLE = "bti_projection_positions"
 REBUILD_TABLE = "bti_projection_rebuilds"
@@ -87,6 +92,8 @@ class ProjectionRunner:
         self.projections = {p.name: p for p in projections}
         self.batch_size = batch_size
         self.rebuild_batch_size = rebuild_batch_size
+        self.rebuild_workers = default_workers()
+        """Worker processes a rebuild of `PARALLEL_FROM` events or more uses (1: none)."""
         self._cases: OrderedDict[UUID, Case] = OrderedDict()
         self._rulebook: tuple[int, Rulebook] | None = None
         """The last rulebook parsed, with the position of its adoption."""
@@ -290,13 +297,21 @@ class ProjectionRunner:
         changed: dict[str, set[UUID]] | None, rulebook: Rulebook,
     ) -> None:
         """Replace the rows of `cases` (in each target, those `changed` names; None: all)."""
+        self._write_rows(cursor, self._case_rows(cursor, targets, cases, changed, rulebook))
+
+    def _case_rows(
+        self, cursor: Cursor, targets: list[Target], cases: dict[UUID, Case],
+        changed: dict[str, set[UUID]] | None, rulebook: Rulebook,
+    ) -> Writes:
+        """The statements that replace the rows of `cases`: one DELETE and one INSERT per
+        table, each with its rows (`cursor` only reads the keys that seal them)."""
         sealer = self.db.store.sealer
         # One change per case, shared by the projections: deadlines are computed once.
         shared = {
             case_id: CaseChange(case, rulebook, sealer)
             for case_id, case in cases.items() if case.status != "new"
         }
-        writes: list[tuple[str, list[tuple[Any, ...]]]] = []
+        writes: Writes = []
         for target in targets:
             named = None if changed is None else changed[target.tracking_name]
             case_ids = [c for c in cases if (named is None or c in named) and c in shared]
@@ -314,6 +329,10 @@ class ProjectionRunner:
                     f"VALUES ({', '.join(['%s'] * len(columns))})",
                     list(collected[logical]),
                 ))
+        return writes
+
+    @staticmethod
+    def _write_rows(cursor: Cursor, writes: Writes) -> None:
         # Every table's DELETE and INSERT in one round trip on PostgreSQL (they were eight,
         # most of recording one action's time there).
         with cursor.pipelined():
@@ -426,6 +445,8 @@ class ProjectionRunner:
         head = self._start_rebuild(targets)
         done, more = 0, True
         with fewer_collections():  # every case folded and its rows made: millions of objects
+            if self.rebuild_workers > 1 and head >= PARALLEL_FROM:
+                done, more = self._rebuild_with_workers(targets, head, progress), False
             while more:
                 with self.db.transaction() as cursor:
                     count, more = self._rebuild_batch(
@@ -488,6 +509,62 @@ class ProjectionRunner:
         self, cursor: Cursor, targets: list[Target], head: int, size: int
     ) -> tuple[int, bool]:
         """Write the rows of the next cases after the last one done; returns (events, more?)."""
+        after = self._claim_rebuild(cursor, targets, head)
+        stored, more = self._next_cases(cursor, head, after, size)
+        count = len(stored)
+        if not after:
+            count += self._ledger_events(cursor, head)  # counted once, with the first batch
+        if stored:
+            names = [t.tracking_name for t in targets]
+            self._write_rebuilt(cursor, names, self.rebuilt_rows(cursor, stored, head, names),
+                                stored[-1][0])
+        return count, more
+
+    def _rebuild_with_workers(
+        self, targets: list[Target], head: int, progress: Progress | None
+    ) -> int:
+        """The rebuild's batches made into rows by worker processes (`row_makers.py`) while
+        this process reads the batches after them and writes the finished ones, in order,
+        each with the rebuild's progress, as `_rebuild_batch` does; returns events read."""
+        names = [t.tracking_name for t in targets]
+        with self.db.transaction() as cursor:
+            after = self._claim_rebuild(cursor, targets, head)
+            # The ledger's own events, counted with the first batch as `_rebuild_batch` does.
+            ledger_events = 0 if after else self._ledger_events(cursor, head)
+        done = 0
+        waiting: deque[tuple[Batch, str, Any, int]] = deque()
+        more = True
+        with RowMakers(self.db.store, self.rebuild_workers) as makers:
+            while more or waiting:
+                # Two batches per worker under way: none waits while its next one is read.
+                while more and len(waiting) < 2 * makers.workers:
+                    with self.db.transaction() as cursor:
+                        stored, more = self._next_cases(
+                            cursor, head, after, self.rebuild_batch_size
+                        )
+                    if stored:
+                        made = makers.rows(stored, head, names)
+                        waiting.append((made, after, stored[-1][0], len(stored)))
+                        after = str(stored[-1][0])
+                if not waiting:
+                    break
+                made, before, last, count = waiting.popleft()
+                writes = made.result()
+                with self.db.transaction() as cursor:
+                    if self._claim_rebuild(cursor, targets, head) != before:
+                        raise RuntimeError(
+                            "another process restarted or finished this rebuild meanwhile"
+                        )
+                    self._write_rebuilt(cursor, names, writes, last)
+                count, ledger_events = count + ledger_events, 0
+                done += count
+                if progress:
+                    progress(count)
+        return done + ledger_events
+
+    def _claim_rebuild(self, cursor: Cursor, targets: list[Target], head: int) -> str:
+        """Lock the rebuild's progress for this transaction; the last case every target has
+        done ('' before the first), after checking no one restarted it."""
         names = [t.tracking_name for t in targets]
         self._lock_positions(cursor, names)  # two processes continuing at once take turns
         found = self._rebuild_progress(cursor, names)
@@ -495,7 +572,12 @@ class ProjectionRunner:
             raise RuntimeError("another process restarted or finished this rebuild meanwhile")
         # Every target has done at least the cases up to the smallest; rewriting a case
         # another target has already done gives the same rows.
-        after = min(a for _, a in found.values())
+        return min(a for _, a in found.values())
+
+    def _next_cases(
+        self, cursor: Cursor, head: int, after: str, size: int
+    ) -> tuple[list[StoredRow], bool]:
+        """The events of the next whole cases after `after` (about `size`); and more to come?"""
         stored = self._case_events(cursor, head, after, size)
         more = len(stored) == size
         if more:
@@ -505,29 +587,40 @@ class ProjectionRunner:
             else:  # the last case may go on in the next batch: it is read again there
                 while stored[-1][0] == last:
                     stored.pop()
-        count = len(stored)
-        if not after:
-            count += self._ledger_events(cursor, head)  # counted once, with the first batch
-        if not stored:
-            return count, more
+        return stored, more
+
+    def rebuilt_rows(
+        self, cursor: Cursor, stored: list[StoredRow], head: int, names: Sequence[str]
+    ) -> Writes:
+        """The rebuild's statements for whole cases (their events in stream order), for the
+        rebuilding targets `names`, by the rulebook in force at `head`. Reads keys only:
+        a worker process runs it too (`ledger/projections/row_makers.py`)."""
         rulebook = self._rulebook_at(cursor, head)
         if rulebook is None:
             raise RuntimeError("the event log has case events before any RulebookAdopted")
+        targets = [t for t in map(self.rebuilding, self.projections.values())
+                   if t.tracking_name in names]
         cases = self._fold_cases(cursor, stored)
-        self._write_cases(cursor, targets, cases, None, rulebook)
+        writes = self._case_rows(cursor, targets, cases, None, rulebook)
         sealer = self.db.store.sealer
         if sealer is not None:
             sealer.keys.forget(cases)  # read case by case: these keys are not needed again
+        return writes
+
+    def _write_rebuilt(
+        self, cursor: Cursor, names: list[str], writes: Writes, last_case: Any
+    ) -> None:
+        """Write a batch's rows and move the rebuild past its last case, in one transaction."""
+        self._write_rows(cursor, writes)
         cursor.execute(
             f"UPDATE {self.db.table(REBUILD_TABLE)} SET last_case = %s "
             f"WHERE name IN ({', '.join(['%s'] * len(names))})",
-            [str(stored[-1][0]), *names],
+            [str(last_case), *names],
         )
-        return count, more
 
     def _case_events(
         self, cursor: Cursor, head: int, after: str, limit: int | None, only: Any = None
-    ) -> list[tuple[Any, str, bytes]]:
+    ) -> list[StoredRow]:
         """Case events up to `head` in stream order: (stream key, topic, state), the streams
         after `after` (at most `limit` rows), or every event of stream `only`.
 
@@ -564,7 +657,7 @@ class ProjectionRunner:
         row = cursor.fetchone()
         return int(row[0]) if row else 0
 
-    def _fold_cases(self, cursor: Cursor, stored: list[tuple[Any, str, bytes]]) -> dict[UUID, Case]:
+    def _fold_cases(self, cursor: Cursor, stored: list[StoredRow]) -> dict[UUID, Case]:
         """Each case of a batch folded from all its events (given in stream order)."""
         streams: dict[Any, UUID] = {}
         for key, _, _ in stored:
