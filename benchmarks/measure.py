@@ -415,6 +415,17 @@ def daemon_rows(m: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def rss_of(result: dict[str, Any], maxrss_mb: float) -> dict[str, Any]:
+    """An operation's peak memory: with worker processes (a rebuild's row makers), its own
+    plus the largest worker's once per worker, all alive at once."""
+    workers = int(result.get("workers", 0))
+    if not workers:
+        return {"mb": maxrss_mb}
+    own, each = float(result["mb_self"]), float(result["mb_worker"])
+    return {"mb": own + workers * each,
+            "detail": f"this process {own:.0f} MB + {workers} workers ≤ {each:.0f} MB each"}
+
+
 def rss_rows(m: dict[str, Any]) -> list[Row]:
     rows = []
     for name in ("rss.import", "rss.replay", "rss.rebuild", "rss.verify", "rss.stats"):
@@ -426,7 +437,8 @@ def rss_rows(m: dict[str, Any]) -> list[Row]:
         if got.get("unavailable"):
             rows.append(Row(name, WHAT[name], "not available yet", target=target, met="—"))
             continue
-        rows.append(Row(name, WHAT[name], f"{got['mb']:.0f} MB", target=target,
+        detail = f" ({got['detail']})" if got.get("detail") else ""
+        rows.append(Row(name, WHAT[name], f"{got['mb']:.0f} MB{detail}", target=target,
                         met=verdict(got["mb"] < 300 if limited else None)))
     return rows
 
@@ -669,8 +681,8 @@ class DatabaseRun:
 
     def operation(self, op: str) -> None:
         child = self.child(op, {"url": self.url, "now": self.now_text})
-        self.m[op] = self.rate_of(child)
-        self.m[f"rss.{op}"] = {"mb": child.maxrss_mb}
+        self.m[op] = got = self.rate_of(child)
+        self.m[f"rss.{op}"] = rss_of(got, child.maxrss_mb)
 
     def latency_floors(self, queries: list[dict[str, Any]]) -> None:
         floors = [n for n in ("floor.record", "floor.case_show", "floor.deadlines")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -79,13 +80,20 @@ def op_replay(p: dict[str, Any]) -> dict[str, Any]:
 
 def op_rebuild(p: dict[str, Any]) -> dict[str, Any]:
     from ledger.application import CaseLedger
+    from ledger.projections.row_makers import PARALLEL_FROM
 
     clock = MovableClock(moment(p["now"]))
     with CaseLedger.open(p["url"], clock=clock, inline_projections=False) as ledger:
+        runner = ledger.read_models.runner
         began = time.perf_counter()
-        count = ledger.read_models.runner.rebuild()
+        count = runner.rebuild()
         seconds = time.perf_counter() - began
-    return {"events": count, "seconds": seconds}
+    # The row makers are this process's children: their peak is the largest of them
+    # (RUSAGE_CHILDREN), so the rebuild's memory is ours plus that once per worker.
+    workers = runner.rebuild_workers if count >= PARALLEL_FROM else 0
+    return {"events": count, "seconds": seconds, "workers": workers,
+            "mb_self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "mb_worker": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
 def wait_for_start(barrier: str | None, writer: int) -> None:

@@ -343,9 +343,12 @@ def test_a_rebuild_with_two_workers_leaves_the_deadlines_as_they_were(
     monkeypatch.setattr(runner_module.RowMakers, "rows", counting(runner_module.RowMakers.rows, handed))
 
     ok(bti(sqlite_url, "rebuild", "--workers", "2"))
-    refused = bti(sqlite_url, "--lang", "en", "rebuild", "--workers", "0")
+    with_workers = len(handed)
+    ok(bti(sqlite_url, "rebuild", "--workers", "0"))
+    refused = bti(sqlite_url, "--lang", "en", "rebuild", "--workers", "-1")
 
-    assert handed  # the batches went to the workers
+    assert with_workers  # the batches went to the workers
+    assert len(handed) == with_workers  # with --workers 0, this process made every row
     assert deadlines(sqlite_url, "--all") == before
     assert refused.exit_code == 2
     assert "--workers" in refused.stderr

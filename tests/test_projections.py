@@ -257,8 +257,8 @@ def test_a_rebuild_with_workers_stopped_after_a_batch_continues_where_it_stopped
 class OneWorkerDies(CountedRowMakers):
     """The pool, whose worker for the second batch is killed before it answers."""
 
-    def rows(self, stored: Any, head: int, names: Any) -> Batch:
-        batch = super().rows(stored, head, names)
+    def rows(self, *batch_of_cases: Any) -> Batch:
+        batch = super().rows(*batch_of_cases)
         if self._turn == 2:
             batch.worker.kill()
         return batch

@@ -141,7 +141,7 @@ def register(app: typer.Typer) -> None:
             typer.Argument(help=t("help.rebuild_names"), show_default=False),
         ] = None,
         workers: Annotated[
-            int | None, typer.Option("--workers", min=1, help=t("help.rebuild_workers"))
+            int | None, typer.Option("--workers", min=0, help=t("help.rebuild_workers"))
         ] = None,
     ) -> None:
         session = session_of(ctx)

@@ -93,7 +93,7 @@ class ProjectionRunner:
         self.batch_size = batch_size
         self.rebuild_batch_size = rebuild_batch_size
         self.rebuild_workers = default_workers()
-        """Worker processes a rebuild of `PARALLEL_FROM` events or more uses (1: none)."""
+        """Worker processes a rebuild of `PARALLEL_FROM` events or more uses (0: none)."""
         self._cases: OrderedDict[UUID, Case] = OrderedDict()
         self._rulebook: tuple[int, Rulebook] | None = None
         """The last rulebook parsed, with the position of its adoption."""
@@ -445,7 +445,7 @@ class ProjectionRunner:
         head = self._start_rebuild(targets)
         done, more = 0, True
         with fewer_collections():  # every case folded and its rows made: millions of objects
-            if self.rebuild_workers > 1 and head >= PARALLEL_FROM:
+            if self.rebuild_workers > 0 and head >= PARALLEL_FROM:
                 done, more = self._rebuild_with_workers(targets, head, progress), False
             while more:
                 with self.db.transaction() as cursor:
@@ -510,53 +510,53 @@ class ProjectionRunner:
     ) -> tuple[int, bool]:
         """Write the rows of the next cases after the last one done; returns (events, more?)."""
         after = self._claim_rebuild(cursor, targets, head)
-        stored, more = self._next_cases(cursor, head, after, size)
-        count = len(stored)
-        if not after:
-            count += self._ledger_events(cursor, head)  # counted once, with the first batch
-        if stored:
-            names = [t.tracking_name for t in targets]
-            self._write_rebuilt(cursor, names, self.rebuilt_rows(cursor, stored, head, names),
-                                stored[-1][0])
-        return count, more
+        # The ledger's own events are counted once, with the first batch.
+        count = 0 if after else self._ledger_events(cursor, head)
+        found = self._next_batch(cursor, head, after, size)
+        if found is None:
+            return count, False
+        last, more = found
+        names = [t.tracking_name for t in targets]
+        events, writes = self.rebuilt_rows(cursor, head, after, last, names)
+        self._write_rebuilt(cursor, names, writes, last)
+        return count + events, more
 
     def _rebuild_with_workers(
         self, targets: list[Target], head: int, progress: Progress | None
     ) -> int:
-        """The rebuild's batches made into rows by worker processes (`row_makers.py`) while
-        this process reads the batches after them and writes the finished ones, in order,
-        each with the rebuild's progress, as `_rebuild_batch` does; returns events read."""
+        """The rebuild's batches read and made into rows by worker processes
+        (`row_makers.py`) while this process writes the finished ones, in order, each with
+        the rebuild's progress, as `_rebuild_batch` does; returns events read."""
         names = [t.tracking_name for t in targets]
         with self.db.transaction() as cursor:
             after = self._claim_rebuild(cursor, targets, head)
-            # The ledger's own events, counted with the first batch as `_rebuild_batch` does.
             ledger_events = 0 if after else self._ledger_events(cursor, head)
         done = 0
-        waiting: deque[tuple[Batch, str, Any, int]] = deque()
+        waiting: deque[tuple[Batch, str, Any]] = deque()
         more = True
         with RowMakers(self.db.store, self.rebuild_workers) as makers:
             while more or waiting:
-                # Two batches per worker under way: none waits while its next one is read.
+                # Two batches per worker under way: none waits while its next one is cut.
                 while more and len(waiting) < 2 * makers.workers:
                     with self.db.transaction() as cursor:
-                        stored, more = self._next_cases(
-                            cursor, head, after, self.rebuild_batch_size
-                        )
-                    if stored:
-                        made = makers.rows(stored, head, names)
-                        waiting.append((made, after, stored[-1][0], len(stored)))
-                        after = str(stored[-1][0])
+                        found = self._next_batch(cursor, head, after, self.rebuild_batch_size)
+                    if found is None:
+                        more = False
+                        break
+                    last, more = found
+                    waiting.append((makers.rows(head, after, last, names), after, last))
+                    after = str(last)
                 if not waiting:
                     break
-                made, before, last, count = waiting.popleft()
-                writes = made.result()
+                made, before, last = waiting.popleft()
+                events, writes = made.result()
                 with self.db.transaction() as cursor:
                     if self._claim_rebuild(cursor, targets, head) != before:
                         raise RuntimeError(
                             "another process restarted or finished this rebuild meanwhile"
                         )
                     self._write_rebuilt(cursor, names, writes, last)
-                count, ledger_events = count + ledger_events, 0
+                count, ledger_events = events + ledger_events, 0
                 done += count
                 if progress:
                     progress(count)
@@ -574,38 +574,46 @@ class ProjectionRunner:
         # another target has already done gives the same rows.
         return min(a for _, a in found.values())
 
-    def _next_cases(
+    def _next_batch(
         self, cursor: Cursor, head: int, after: str, size: int
-    ) -> tuple[list[StoredRow], bool]:
-        """The events of the next whole cases after `after` (about `size`); and more to come?"""
-        stored = self._case_events(cursor, head, after, size)
-        more = len(stored) == size
-        if more:
-            last = stored[-1][0]
-            if stored[0][0] == last:  # one case fills the batch: read all of it
-                stored = self._case_events(cursor, head, after, None, only=last)
-            else:  # the last case may go on in the next batch: it is read again there
-                while stored[-1][0] == last:
-                    stored.pop()
-        return stored, more
+    ) -> tuple[Any, bool] | None:
+        """The last case of the next batch — whole cases after `after`, about `size` events
+        (one case alone if it has more) — and whether more follow; None if none is left.
+
+        Only the stream keys are read (the primary key's index): the events themselves are
+        read by whoever makes the batch's rows."""
+        where, params = self._after(head, after)
+        cursor.execute(
+            f"SELECT originator_id FROM {self.db.events_table} WHERE {where} "
+            f"ORDER BY originator_id, originator_version LIMIT %s",
+            [*params, size],
+        )
+        keys = [row[0] for row in cursor.fetchall()]
+        if not keys:
+            return None
+        more, last = len(keys) == size, keys[-1]
+        if more and keys[0] != last:  # the last case may go on: it starts the next batch
+            last = next(key for key in reversed(keys) if key != last)
+        return last, more
 
     def rebuilt_rows(
-        self, cursor: Cursor, stored: list[StoredRow], head: int, names: Sequence[str]
-    ) -> Writes:
-        """The rebuild's statements for whole cases (their events in stream order), for the
-        rebuilding targets `names`, by the rulebook in force at `head`. Reads keys only:
-        a worker process runs it too (`ledger/projections/row_makers.py`)."""
+        self, cursor: Cursor, head: int, after: str, last: Any, names: Sequence[str]
+    ) -> tuple[int, Writes]:
+        """The events read and the statements for the cases after `after` up to `last`
+        (a batch `_next_batch` cut), for the rebuilding targets `names`, by the rulebook in
+        force at `head`. Writes nothing: a worker process runs it too (`row_makers.py`)."""
         rulebook = self._rulebook_at(cursor, head)
         if rulebook is None:
             raise RuntimeError("the event log has case events before any RulebookAdopted")
         targets = [t for t in map(self.rebuilding, self.projections.values())
                    if t.tracking_name in names]
+        stored = self._case_events(cursor, head, after, last)
         cases = self._fold_cases(cursor, stored)
         writes = self._case_rows(cursor, targets, cases, None, rulebook)
         sealer = self.db.store.sealer
         if sealer is not None:
             sealer.keys.forget(cases)  # read case by case: these keys are not needed again
-        return writes
+        return len(stored), writes
 
     def _write_rebuilt(
         self, cursor: Cursor, names: list[str], writes: Writes, last_case: Any
@@ -618,33 +626,29 @@ class ProjectionRunner:
             [str(last_case), *names],
         )
 
-    def _case_events(
-        self, cursor: Cursor, head: int, after: str, limit: int | None, only: Any = None
-    ) -> list[StoredRow]:
-        """Case events up to `head` in stream order: (stream key, topic, state), the streams
-        after `after` (at most `limit` rows), or every event of stream `only`.
+    def _after(self, head: int, after: str) -> tuple[str, list[Any]]:
+        """The condition for case events up to `head` of the streams after `after`."""
+        where, params = [f"{self.db.position_column} <= %s", "originator_id <> %s"], [
+            head, self.db.stream_key(LEDGER_ID)
+        ]
+        if after:
+            where.append("originator_id > %s")
+            params.append(self.db.stream_key(UUID(after)))
+        return " AND ".join(where), params
+
+    def _case_events(self, cursor: Cursor, head: int, after: str, last: Any) -> list[StoredRow]:
+        """Case events up to `head` of the streams after `after` up to `last`, in stream
+        order: (stream key, topic, state).
 
         The order is the event store's primary key, so each batch is a range of its index
         (keyset, not OFFSET, which would scan everything before it again).
         """
-        column = self.db.position_column
-        where, params = [f"{column} <= %s", "originator_id <> %s"], [
-            head, self.db.stream_key(LEDGER_ID)
-        ]
-        if only is not None:
-            where.append("originator_id = %s")
-            params.append(only)
-        elif after:
-            where.append("originator_id > %s")
-            params.append(self.db.stream_key(UUID(after)))
-        statement = (
+        where, params = self._after(head, after)
+        cursor.execute(
             f"SELECT originator_id, topic, state FROM {self.db.events_table} "
-            f"WHERE {' AND '.join(where)} ORDER BY originator_id, originator_version"
+            f"WHERE {where} AND originator_id <= %s ORDER BY originator_id, originator_version",
+            [*params, last],
         )
-        if limit is not None:
-            statement += " LIMIT %s"
-            params.append(limit)
-        cursor.execute(statement, params)
         return [(row[0], str(row[1]), bytes(row[2])) for row in cursor.fetchall()]
 
     def _ledger_events(self, cursor: Cursor, head: int) -> int:
