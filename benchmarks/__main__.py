@@ -35,7 +35,7 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--record-commands", type=int, help="commands recorded one at a time")
     parser.add_argument("--samples", type=int, help="samples per latency measure")
     parser.add_argument("--daemon-timeout", type=float,
-                        help="seconds a daemon tick may take before it is stopped (default 1200)")
+                        help="seconds a daemon tick may take before it is stopped (default 3600)")
     parser.add_argument("--import-parts", type=int,
                         help="import the municipality from this many files, split by case")
     parser.add_argument("--cli-timeout", type=float,

@@ -84,7 +84,9 @@ class Sizes:
     naive_runner_seconds: float = 15.0
     floor_record_samples: int = 300
     cli_timeout: float = 3600.0
-    daemon_timeout: float = 1200.0
+    daemon_timeout: float = 3600.0
+    """A first tick at a million events issues 207,000 reminders: 731 s on a fast hour, more
+    than 1,200 s on a slow one."""
     import_parts: int = 1
     """Files the municipality is imported from, split by case (a national migration's way)."""
 
