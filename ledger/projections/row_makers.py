@@ -3,10 +3,10 @@
 Four fifths of a rebuild is CPU in Python: opening and validating each event, folding its
 case, computing the case's deadlines and sealing its rows. That work is the same function
 of a batch's stored events in any process, so `bti rebuild` hands whole batches of cases to
-workers (each reads the batch's events and case keys on a connection of its own, and
-writes nothing) and writes their rows itself,
-in batch order, with the rebuild's progress in the same transaction as before: a crash or an
-interrupt leaves exactly what the one-process rebuild would have left.
+workers (each reads the batch's events and case keys on a connection of its own, and writes
+nothing) and writes their rows itself, in batch order, with the rebuild's progress in the
+same transaction as before: a crash or an interrupt leaves exactly what the one-process
+rebuild would have left.
 
 A worker is `python -m ledger.projections.row_makers`, talking over its stdin and stdout in
 length-prefixed pickles: not `multiprocessing`, whose spawned children import the caller's
