@@ -80,7 +80,6 @@ def op_replay(p: dict[str, Any]) -> dict[str, Any]:
 
 def op_rebuild(p: dict[str, Any]) -> dict[str, Any]:
     from ledger.application import CaseLedger
-    from ledger.projections.row_makers import PARALLEL_FROM
 
     clock = MovableClock(moment(p["now"]))
     with CaseLedger.open(p["url"], clock=clock, inline_projections=False) as ledger:
@@ -88,12 +87,14 @@ def op_rebuild(p: dict[str, Any]) -> dict[str, Any]:
         began = time.perf_counter()
         count = runner.rebuild()
         seconds = time.perf_counter() - began
-    # The row makers are this process's children: their peak is the largest of them
-    # (RUSAGE_CHILDREN), so the rebuild's memory is ours plus that once per worker.
-    workers = runner.rebuild_workers if count >= PARALLEL_FROM else 0
-    return {"events": count, "seconds": seconds, "workers": workers,
+    # The row makers are this process's only children: their peak is the largest of them
+    # (RUSAGE_CHILDREN, nothing if the rebuild started none), so the rebuild's memory is
+    # ours plus that once per worker.
+    mb_worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"events": count, "seconds": seconds,
+            "workers": runner.rebuild_workers if mb_worker else 0,
             "mb_self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "mb_worker": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+            "mb_worker": mb_worker}
 
 
 def wait_for_start(barrier: str | None, writer: int) -> None:

@@ -79,7 +79,8 @@ class EventStoreApplication(Application[UUID]):
 
     name = "bti"
 
-    def __init__(self, env: EnvType | None = None) -> None:
+    def __init__(self, env: EnvType | None = None, *, writes: bool = True) -> None:
+        """`writes=False`: a store that only reads (a rebuild's worker) copies no log back."""
         super().__init__(env=env)
         module = self.env.get("PERSISTENCE_MODULE") or ""
         datastore = self.recorder.datastore  # type: ignore[attr-defined]
@@ -91,7 +92,9 @@ class EventStoreApplication(Application[UUID]):
         self.sealer = Sealer(self.case_keys)
         cast(EventMapper, self.mapper).sealer = self.sealer
         path = self.env.get("SQLITE_DBNAME")
-        self.checkpointer = Checkpointer(path).start() if "sqlite" in module and path else None
+        self.checkpointer = (
+            Checkpointer(path).start() if writes and "sqlite" in module and path else None
+        )
 
     def close(self) -> None:
         """Stop copying the log back (SQLite), then release the database connections."""

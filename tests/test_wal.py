@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks.generate import Scenario, write_jsonl
 from ledger import wal
-from ledger.store import open_store
+from ledger.store import EventStoreApplication, environment_for, open_store
 from ledger.transfer import import_into, read_lines
 from tests.test_benchmarks import NOW
 
@@ -63,3 +63,15 @@ def test_closing_the_store_stops_its_thread(tmp_path: Path) -> None:
     store.close()
 
     assert not checkpointer.running
+
+
+def test_a_store_that_only_reads_copies_no_log_back(tmp_path: Path) -> None:
+    """A rebuild's workers only read: the writing store's thread copies the log back."""
+    url = f"sqlite:///{tmp_path / 'bti.sqlite'}"
+    open_store(url).close()  # the ledger's tables exist
+
+    reading = EventStoreApplication(env=environment_for(url), writes=False)
+    try:
+        assert reading.checkpointer is None
+    finally:
+        reading.close()

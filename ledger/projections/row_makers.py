@@ -137,8 +137,8 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
     """A worker's life: the store's environment, then batches until the input ends."""
     from ledger.projections.runner import ProjectionRunner  # noqa: PLC0415 - it imports us
 
-    runner = ProjectionRunner(Database(EventStoreApplication(env=_receive(requests))),
-                              all_projections())
+    store = EventStoreApplication(env=_receive(requests), writes=False)
+    runner = ProjectionRunner(Database(store), all_projections())
     freeze_loaded_code()
     gc.set_threshold(*BULK_THRESHOLDS)
     # The input is read by a thread of its own, so the rebuild never waits to hand over a
