@@ -98,6 +98,11 @@ E = TypeVar("E", bound=CaseEvent)
 MAX_ATTEMPTS = 30
 """How often a command is re-checked and retried when another writer got there first."""
 
+FIRST_PAUSE = 0.002
+LONGEST_PAUSE = 0.25
+"""Seconds: after the n-th clash a writer waits at random up to FIRST_PAUSE × 2ⁿ, at most
+LONGEST_PAUSE, so that a command gives up after some 6 s at most."""
+
 WRITTEN_CASES = 512
 """Cases kept as this process last saved them, so the next command on one needs no replay."""
 
@@ -120,6 +125,14 @@ class _Allowed:
 
     summary: str | None
     """The case's summary row as stored (sealed), when it was asked for."""
+
+
+def pause_after_clash(attempt: int) -> None:
+    """Wait a random while that doubles with each clash on a case ("full jitter")."""
+    # A pause that grew by 2 ms a clash stayed shorter than a PostgreSQL save under load, so a
+    # writer on a busy case could lose thirty times in a row to the same others; doubling
+    # spreads four writers out within a few clashes.
+    time.sleep(random.uniform(0, min(LONGEST_PAUSE, FIRST_PAUSE * 2**attempt)))
 
 
 def system_clock() -> datetime:
@@ -390,8 +403,8 @@ class CaseLedger:
                 self._save(case)
             except IntegrityError:
                 # Another writer stored an event on this case first: re-check against the
-                # new state, after a short random pause so the writers spread out.
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                # new state, after a pause that spreads the writers out.
+                pause_after_clash(attempt)
                 continue
             self._keep_written(case)
             return event
@@ -902,7 +915,7 @@ class CaseLedger:
             try:
                 self._save(case)  # the rows are written while the key still seals them
             except IntegrityError:
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                pause_after_clash(attempt)
                 continue
             self._destroy_key(event)
             return event

@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from ledger import chain
+from ledger import application, chain
 from ledger.application import CaseLedger, system_clock
 from ledger.chain import CHAIN_TABLE, GENESIS, event_hash, link
 from ledger.events import event_to_json
@@ -134,6 +134,21 @@ def test_four_processes_writing_at_once_leave_one_whole_chain(database_url: str)
         assert len(ledger.history(shared)) == 1 + 4 * 15
         events = list(ledger.all_events())
         assert [event_to_json(e) for e in events][-1]  # every event reads back
+
+
+def test_a_writer_that_keeps_clashing_waits_twice_as_long_each_time_up_to_a_quarter_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Pauses that grew by 2 ms a clash were shorter than a save under load: on CI one of the
+    # four writers above lost thirty times in a row and its teacher was told to try again.
+    waits: list[float] = []
+    monkeypatch.setattr(application.random, "uniform", lambda low, high: high)
+    monkeypatch.setattr(application.time, "sleep", waits.append)
+    for attempt in range(application.MAX_ATTEMPTS):
+        application.pause_after_clash(attempt)
+    assert waits[:4] == [0.002, 0.004, 0.008, 0.016]
+    assert max(waits) == waits[-1] == 0.25
+    assert 5 < sum(waits) < 7  # long enough to outwait the others, short enough to answer
 
 
 def test_the_chain_table_is_created_with_a_new_ledger(database_url: str, tmp_path: Path) -> None:
