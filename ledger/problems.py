@@ -32,6 +32,13 @@ WORDED: frozenset[str] = frozenset({
     "model_type", "dict_type", "invalid_key", "tuple_type", "list_type", "too_short", "too_long",
     # the events' own checks (PydanticCustomError in ledger/events/)
     "to_level_required", "to_level_not_moving", "tiltak_named_twice",
+    # a rulebook's own checks (ledger/policies/rulebook.py)
+    "source_missing", "string_blank", "upcoming_offset_days", "due_offset_days",
+    "overdue_offset_days", "self_consent_age_above_18", "level3_services_below_2",
+    "stage_names_repeated",
+    # the daemon configuration's own checks (ledger/reminders/config.py)
+    "duration_unreadable", "duration_not_positive", "channel_listed_twice",
+    "channel_without_section",
 })
 """Every pydantic error type with words of its own in the catalogue, as `problem.<type>`."""
 
@@ -43,11 +50,15 @@ SLUG_PATTERN: str = get_args(Service)[1].pattern
 
 KEYS: frozenset[str] = frozenset(
     {f"problem.{kind}" for kind in WORDED}
-    | {"problem.string_empty", "problem.too_short_one", "problem.slug", "problem.word_or", OTHER}
+    | {"problem.string_empty", "problem.too_short_one", "problem.slug", "problem.word_or", OTHER,
+       "problem.toml_invalid"}
 )
-"""Every catalogue key `problem_words` reads."""
+"""Every catalogue key `problem_words` reads, and the words for a file that is not TOML."""
 
-_CONTEXT = ("min_length", "max_length", "ge", "gt", "le", "lt", "pattern")
+_CONTEXT = (
+    "min_length", "max_length", "ge", "gt", "le", "lt", "pattern",
+    "offset", "value", "names", "channel",
+)
 """The parts of pydantic's context the catalogue's texts name, besides `expected`."""
 
 

@@ -494,8 +494,9 @@ def test_validate_lists_every_problem_of_a_bad_rulebook_and_exits_1(
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         f"The rulebook {bad} cannot be used: 2 problem(s). [rulebook_invalid]",
-        "  - name: String should match pattern '^[a-z0-9][a-z0-9-]*$'",
-        "  - self_consent_age.value: is missing",
+        "  - name: it has characters or a form that is not allowed here (it must match the "
+        "pattern ^[a-z0-9][a-z0-9-]*$)",
+        "  - self_consent_age.value: it is missing and must be filled in",
     ]
     assert as_json_error.exit_code == 1
     refusal = json.loads(as_json_error.stderr)

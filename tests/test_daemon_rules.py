@@ -47,9 +47,20 @@ def test_without_a_file_the_daemon_logs_every_five_minutes() -> None:
 
 
 def test_a_channel_without_its_settings_is_refused_with_the_reason() -> None:
-    with pytest.raises(LedgerError, match=r"channel 'webhook' is listed but there is no "
-                       r"\[webhook\] section \[daemon_config_invalid\]"):
+    with pytest.raises(LedgerError, match=r"i daemon.toml er ugyldig: kanalen «webhook» står i "
+                       r"channels, men filen har ingen \[webhook\]-del \[daemon_config_invalid\]"):
         parse_config('[daemon]\nchannels = ["log", "webhook"]\n', "daemon.toml")
+
+
+def test_every_bad_duration_in_the_configuration_is_named_with_its_key() -> None:
+    with pytest.raises(LedgerError) as refused:
+        parse_config('[daemon]\ninterval = "0s"\n[delivery]\npoll = "half a minute"\n', "d.toml")
+
+    assert refused.value.params["problems"] == (
+        "daemon.interval: varigheten må være lengre enn null; "
+        "delivery.poll: 'half a minute' er ikke en varighet; skriv for eksempel "
+        '"30s", "5m", "1h" eller "2d"'
+    )
 
 
 def test_an_unreadable_configuration_file_is_named(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from ledger import messages
 from ledger.policies.rulebook import (
     Rulebook,
     RulebookInvalid,
@@ -198,7 +199,7 @@ def test_a_rulebook_without_a_stalled_case_duration_is_refused_naming_it() -> No
     error = refusal(as_inline_toml(data))
 
     assert error.origin == "test.toml"
-    assert error.problems == ["durations.stalled_case: is missing"]
+    assert error.problems == ["durations.stalled_case: det mangler og må fylles ut"]
 
 
 def test_a_negative_amount_is_refused_naming_the_field() -> None:
@@ -208,7 +209,7 @@ def test_a_negative_amount_is_refused_naming_the_field() -> None:
     error = refusal(as_inline_toml(data))
 
     assert error.problems == [
-        "durations.s12_innkalling.amount: Input should be greater than or equal to 0"
+        "durations.s12_innkalling.amount: det må være 0 eller mer"
     ]
 
 
@@ -220,8 +221,9 @@ def test_an_unknown_key_is_refused_naming_it() -> None:
     error = refusal(as_inline_toml(data))
 
     assert sorted(error.problems) == [
-        "colour: is not a known key",
-        "durations.share_with_leader.amout: is not a known key",
+        "colour: feltet hører ikke hjemme her; ta det bort, eller sjekk stavemåten",
+        "durations.share_with_leader.amout: feltet hører ikke hjemme her; ta det bort, eller "
+        "sjekk stavemåten",
     ]
 
 
@@ -231,7 +233,10 @@ def test_an_unknown_unit_is_refused_naming_the_field() -> None:
 
     (problem,) = refusal(as_inline_toml(data)).problems
 
-    assert problem.startswith("durations.decision_level0.unit: Input should be 'days'")
+    assert problem == (
+        "durations.decision_level0.unit: det kan bare være days, weeks, working_days eller "
+        "end_of_day"
+    )
 
 
 def test_a_source_of_only_spaces_is_refused() -> None:
@@ -239,8 +244,8 @@ def test_a_source_of_only_spaces_is_refused() -> None:
     data["self_consent_age"]["source"] = "   "
 
     assert refusal(as_inline_toml(data)).problems == [
-        "self_consent_age.source: must say where the value comes from "
-        "(a seed and place, or why none)"
+        "self_consent_age.source: det må stå hvor verdien kommer fra "
+        "(veilederen og stedet i den, eller hvorfor ingen)"
     ]
 
 
@@ -257,7 +262,7 @@ def test_two_reminder_stages_with_the_same_name_are_refused() -> None:
     data["reminder_stages"].append(data["reminder_stages"][0])
 
     assert refusal(as_inline_toml(data)).problems == [
-        "reminder_stages: stage names must be unique; repeated: upcoming"
+        "reminder_stages: hvert trinn kan stå bare én gang; gjentatt: upcoming"
     ]
 
 
@@ -266,7 +271,8 @@ def test_an_overdue_reminder_before_the_due_day_is_refused() -> None:
     data["reminder_stages"][2]["offset_days"] = -1
 
     assert refusal(as_inline_toml(data)).problems == [
-        "reminder_stages.2: offset_days of an 'overdue' reminder must be positive, not -1"
+        "reminder_stages.2: offset_days for en påminnelse etter fristen («overdue») må være "
+        "positiv (dager etter fristdagen), ikke -1"
     ]
 
 
@@ -275,7 +281,23 @@ def test_a_self_consent_age_above_eighteen_is_refused() -> None:
     data["self_consent_age"]["value"] = 21
 
     assert refusal(as_inline_toml(data)).problems == [
-        "self_consent_age: must be 18 or less, not 21"
+        "self_consent_age: alderen må være 18 eller lavere (fra 18 år samtykker alle selv), "
+        "ikke 21"
+    ]
+
+
+def test_the_coordinator_who_chose_english_reads_a_rulebook_problem_in_english() -> None:
+    data = default_data()
+    data["level3_min_services"]["value"] = 1
+    messages.set_language("en")
+    try:
+        problems = refusal(as_inline_toml(data)).problems
+    finally:
+        messages.set_language("nb")
+
+    assert problems == [
+        "level3_min_services: it must be at least 2 (the case's own service and one other), "
+        "not 1"
     ]
 
 
@@ -284,14 +306,14 @@ def test_a_name_that_is_not_a_slug_is_refused() -> None:
 
     (problem,) = refusal(as_inline_toml(data)).problems
 
-    assert problem.startswith("name: String should match pattern")
+    assert problem.startswith("name: det har tegn eller en form som ikke er tillatt her")
 
 
 def test_a_toml_syntax_error_is_refused_with_its_line() -> None:
     error = refusal('name = "default"\nversion = \n')
 
     (problem,) = error.problems
-    assert problem.startswith("toml: ")
+    assert problem.startswith("filen er ikke gyldig TOML (")
     assert "line 2" in problem
     assert str(error) == f"rulebook test.toml is invalid (1 problem):\n  - {problem}"
 

@@ -18,7 +18,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from ledger import messages
+from ledger.problems import problem_words
 
 _PACKAGE = "ledger.policies"
 _FOLDER = "rulebooks"
@@ -27,13 +30,15 @@ _SUFFIX = ".toml"
 
 def _cites_something(value: str) -> str:
     if not value.strip():
-        raise ValueError("must say where the value comes from (a seed and place, or why none)")
+        raise PydanticCustomError(
+            "source_missing", "must say where the value comes from (a seed and place, or why none)"
+        )
     return value
 
 
 def _not_blank(value: str) -> str:
     if not value.strip():
-        raise ValueError("must not be blank")
+        raise PydanticCustomError("string_blank", "must not be blank")
     return value
 
 
@@ -83,8 +88,10 @@ class ReminderStage(_Frozen):
         }[self.name]
         if not fits:
             wanted = {"upcoming": "negative", "due": "0", "overdue": "positive"}[self.name]
-            raise ValueError(
-                f"offset_days of an '{self.name}' reminder must be {wanted}, not {self.offset_days}"
+            raise PydanticCustomError(
+                f"{self.name}_offset_days",
+                f"offset_days of an '{self.name}' reminder must be {wanted}, not {{offset}}",
+                {"offset": self.offset_days},
             )
         return self
 
@@ -122,7 +129,9 @@ class Rulebook(_Frozen):
     def _consent_age_is_a_minor_age(cls, age: CitedInt) -> CitedInt:
         # From 18 a person consents for themselves in any case; a higher value means nothing.
         if age.value > 18:
-            raise ValueError(f"must be 18 or less, not {age.value}")
+            raise PydanticCustomError(
+                "self_consent_age_above_18", "must be 18 or less, not {value}", {"value": age.value}
+            )
         return age
 
     @field_validator("level3_min_services")
@@ -130,8 +139,10 @@ class Rulebook(_Frozen):
     def _level3_needs_more_than_one_service(cls, minimum: CitedInt) -> CitedInt:
         # Level 2 already has the own service and one other; level 3 cannot ask for less.
         if minimum.value < 2:
-            raise ValueError(
-                f"must be at least 2 (the case's own service and one other), not {minimum.value}"
+            raise PydanticCustomError(
+                "level3_services_below_2",
+                "must be at least 2 (the case's own service and one other), not {value}",
+                {"value": minimum.value},
             )
         return minimum
 
@@ -143,7 +154,10 @@ class Rulebook(_Frozen):
         names = [stage.name for stage in stages]
         doubles = sorted({name for name in names if names.count(name) > 1})
         if doubles:
-            raise ValueError(f"stage names must be unique; repeated: {', '.join(doubles)}")
+            raise PydanticCustomError(
+                "stage_names_repeated", "stage names must be unique; repeated: {names}",
+                {"names": ", ".join(doubles)},
+            )
         return stages
 
     @property
@@ -205,15 +219,9 @@ def shipped_rulebook_names() -> list[str]:
 
 
 def _problem(error: ErrorDetails) -> str:
+    """`where.in.the.file: what is wrong`, in the catalogue's words."""
     location = ".".join(str(part) for part in error["loc"]) or "(rulebook)"
-    kind = error["type"]
-    if kind == "missing":
-        what = "is missing"
-    elif kind == "extra_forbidden":
-        what = "is not a known key"
-    else:
-        what = str(error["msg"]).removeprefix("Value error, ")
-    return f"{location}: {what}"
+    return f"{location}: {problem_words(error)}"
 
 
 def parse_rulebook(text: str, origin: str) -> Rulebook:
@@ -221,7 +229,7 @@ def parse_rulebook(text: str, origin: str) -> Rulebook:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise RulebookInvalid(origin, [f"toml: {error}"]) from None
+        raise RulebookInvalid(origin, [messages.text("problem.toml_invalid", detail=str(error))]) from None
     try:
         return Rulebook.model_validate(data)
     except ValidationError as error:

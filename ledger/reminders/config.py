@@ -40,9 +40,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from ledger import messages
 from ledger.errors import LedgerError
+from ledger.problems import problem_words
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -58,17 +69,21 @@ def parse_duration(value: object) -> timedelta:
         return timedelta(seconds=value)
     match = _DURATION.match(str(value))
     if match is None:
-        raise ValueError(f"not a duration: {value!r} (write e.g. '30s', '5m', '1h', '2d')")
+        raise PydanticCustomError(
+            "duration_unreadable", "not a duration: {value} (write e.g. '30s', '5m', '1h', '2d')",
+            {"value": repr(value)},
+        )
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
 def _positive(value: timedelta) -> timedelta:
     if value <= timedelta(0):
-        raise ValueError("must be longer than zero")
+        raise PydanticCustomError("duration_not_positive", "must be longer than zero")
     return value
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 
 
 class _Settings(BaseModel):
@@ -78,33 +93,26 @@ class _Settings(BaseModel):
 class DaemonSettings(_Settings):
     """When the daemon looks, where reminders go, and whose name it records them under."""
 
-    interval: Duration = timedelta(minutes=5)
+    interval: PositiveDuration = timedelta(minutes=5)
     channels: tuple[ChannelKind, ...] = Field(default=("log",), min_length=1)
     person: str = Field(default="BTI-påminnelser", min_length=1, max_length=200)
     unit: str = Field(default="kommune", min_length=1, max_length=200)
     service: str = Field(default="kommune", pattern=r"^[a-z][a-z0-9_-]{0,39}$")
 
     @model_validator(mode="after")
-    def _sane(self) -> Self:
-        _positive(self.interval)
+    def _each_channel_once(self) -> Self:
         if len(set(self.channels)) != len(self.channels):
-            raise ValueError("channels: each channel once")
+            raise PydanticCustomError("channel_listed_twice", "channels: each channel once")
         return self
 
 
 class DeliverySettings(_Settings):
     """How often the outbox is looked at, and how failed deliveries are retried."""
 
-    poll: Duration = timedelta(seconds=30)
-    backoff: Duration = timedelta(minutes=1)
-    max_backoff: Duration = timedelta(hours=1)
+    poll: PositiveDuration = timedelta(seconds=30)
+    backoff: PositiveDuration = timedelta(minutes=1)
+    max_backoff: PositiveDuration = timedelta(hours=1)
     max_attempts: int = Field(default=10, ge=1, le=100)
-
-    @model_validator(mode="after")
-    def _sane(self) -> Self:
-        for value in (self.poll, self.backoff, self.max_backoff):
-            _positive(value)
-        return self
 
     def retry_delay(self, failed_attempts: int) -> timedelta:
         """How long to wait after the `failed_attempts`-th failure: doubling, capped."""
@@ -152,7 +160,11 @@ class DaemonConfig(_Settings):
     def _channels_have_settings(self) -> Self:
         for kind in ("webhook", "email"):
             if kind in self.daemon.channels and getattr(self, kind) is None:
-                raise ValueError(f"channel '{kind}' is listed but there is no [{kind}] section")
+                raise PydanticCustomError(
+                    "channel_without_section",
+                    "channel '{channel}' is listed but there is no [{channel}] section",
+                    {"channel": kind},
+                )
         return self
 
     def with_interval(self, interval: timedelta | None) -> DaemonConfig:
@@ -165,8 +177,9 @@ class DaemonConfig(_Settings):
 
 
 def _problems(error: ValidationError) -> str:
+    """`section.key: what is wrong; …`, in the catalogue's words (no key: the whole file)."""
     return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or '-'}: {str(e['msg']).removeprefix('Value error, ')}"
+        ": ".join(filter(None, (".".join(str(p) for p in e["loc"]), problem_words(e))))
         for e in error.errors(include_url=False)
     )
 
@@ -176,7 +189,10 @@ def parse_config(text: str, origin: str) -> DaemonConfig:
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise LedgerError("daemon_config_invalid", path=origin, problems=str(error)) from None
+        raise LedgerError(
+            "daemon_config_invalid", path=origin,
+            problems=messages.text("problem.toml_invalid", detail=str(error)),
+        ) from None
     try:
         return DaemonConfig.model_validate(data)
     except ValidationError as error:
