@@ -254,6 +254,35 @@ def test_a_rebuild_with_workers_stopped_after_a_batch_continues_where_it_stopped
     assert dump(ledger) == before
 
 
+def test_a_rebuild_another_process_moved_on_meanwhile_stops_before_it_writes_a_batch_again(
+    ledger: CaseLedger, clock: SetClock, workers_from_the_first_event: type[CountedRowMakers]
+) -> None:
+    cases = sorted(s12_case_with_ppt(ledger, clock) for _ in range(3))
+    before = dump(ledger)
+    runner = ledger.read_models.runner
+    head = runner.db.max_position()
+    runner.rebuild_workers, runner.rebuild_batch_size = 2, 1  # one case a batch
+
+    def stop(count: int) -> None:
+        raise Stopped
+
+    def second_rebuild_does_one_case(count: int) -> None:
+        # The operator started `bti rebuild` again in another terminal: it continues the
+        # same rebuild, writes the next case and is stopped.
+        runner.rebuild_workers = 0
+        with pytest.raises(Stopped):
+            runner.rebuild(["deadlines"], progress=stop)
+
+    with pytest.raises(RuntimeError, match="restarted or finished this rebuild meanwhile"):
+        runner.rebuild(["deadlines"], progress=second_rebuild_does_one_case)
+    assert rebuilds(ledger) == {"deadlines_rebuild": (head, cases[1])}
+
+    runner.rebuild(["deadlines"])
+
+    assert rebuilds(ledger) == {}
+    assert dump(ledger) == before
+
+
 class OneWorkerDies(CountedRowMakers):
     """The pool, whose worker for the second batch is killed before it answers."""
 

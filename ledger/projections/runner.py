@@ -552,10 +552,7 @@ class ProjectionRunner:
                 made, before, last = waiting.popleft()
                 events, writes = made.result()
                 with self.db.transaction() as cursor:
-                    if self._claim_rebuild(cursor, targets, head) != before:
-                        raise RuntimeError(
-                            "another process restarted or finished this rebuild meanwhile"
-                        )
+                    self._claim_rebuild(cursor, targets, head, expected=before)
                     self._write_rebuilt(cursor, names, writes, last)
                 count, ledger_events = events + ledger_events, 0
                 done += count
@@ -563,17 +560,24 @@ class ProjectionRunner:
                     progress(count)
         return done + ledger_events
 
-    def _claim_rebuild(self, cursor: Cursor, targets: list[Target], head: int) -> str:
+    def _claim_rebuild(
+        self, cursor: Cursor, targets: list[Target], head: int, expected: str | None = None
+    ) -> str:
         """Lock the rebuild's progress for this transaction; the last case every target has
-        done ('' before the first), after checking no one restarted it."""
+        done ('' before the first), after checking no one restarted it or, if `expected` is
+        given, moved it on from there."""
         names = [t.tracking_name for t in targets]
         self._lock_positions(cursor, names)  # two processes continuing at once take turns
         found = self._rebuild_progress(cursor, names)
-        if set(found) != set(names) or any(h != head for h, _ in found.values()):
-            raise RuntimeError("another process restarted or finished this rebuild meanwhile")
         # Every target has done at least the cases up to the smallest; rewriting a case
         # another target has already done gives the same rows.
-        return min(a for _, a in found.values())
+        after = min((a for _, a in found.values()), default="")
+        if (
+            set(found) != set(names) or any(h != head for h, _ in found.values())
+            or (expected is not None and after != expected)
+        ):
+            raise RuntimeError("another process restarted or finished this rebuild meanwhile")
+        return after
 
     def _next_batch(
         self, cursor: Cursor, head: int, after: str, size: int
