@@ -26,7 +26,8 @@ from ledger.projections.sql import Cursor, Database
 TABLE = "bti_access_log"
 
 What = Literal[
-    "show", "history", "timeline", "report", "export", "access", "as_of", "access_log", "find"
+    "show", "history", "timeline", "report", "export", "access", "as_of", "access_log", "find",
+    "reminders",
 ]
 """Which read: `access_log` is reading this log for a case (it is logged too)."""
 WHATS: tuple[str, ...] = get_args(What)

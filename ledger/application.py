@@ -88,6 +88,7 @@ from ledger.projections.reading import ReadModels
 from ledger.projections.runner import TRACKING_TABLE
 from ledger.projections.sql import Cursor, Database
 from ledger.projections.stafett import StafettRow
+from ledger.reminders.outbox import Outbox, OutboxRow
 from ledger.store import EventStoreApplication, open_store, resolve_url
 
 log = logging.getLogger(__name__)
@@ -178,11 +179,13 @@ class CaseLedger:
     refused, is written to the append-only read audit first (`ledger.access_log`). With no
     reader bound, reads raise `LedgerError("reader_required")`. Reading the access log is
     itself logged (what=`access_log`). `case_for_daemon` is the one unchecked read, for the
-    reminder daemon and its outbox listing, which show no one the case's personal data.
+    reminder daemon, which shows no one the case's personal data.
 
-    Listings (`list_cases`, `deadlines`, `stafett`) show only the cases the reader may read
-    (tilsyn: all); the BTI coordinator is refused them (`statistics_only`: no case
-    identities) and reads the statistics instead (`replay.stats`, not checked per case).
+    Listings (`list_cases`, `deadlines`, `stafett`, `reminders`) show only the cases the
+    reader may read (tilsyn: all); the BTI coordinator is refused them (`statistics_only`:
+    no case identities) and reads the statistics instead (`replay.stats`, not checked per
+    case). `reminders` with no reader bound lists every case's: the daemon's operator's view,
+    which holds no personal data.
 
     **Writers.** Commands take `actor=`; left out, the bound reader acts (so a CLI session
     or a `reading_as` view acts as one person). Whether they may write is the aggregate's
@@ -841,6 +844,29 @@ class CaseLedger:
         reader = self._lister()
         self._project_if_behind()
         return self.read_models.cases(self.clock(), unit=unit, status=status, reader=reader)
+
+    def reminders(
+        self, case_id: UUID | str | None = None, *, undelivered: bool = False
+    ) -> list[OutboxRow]:
+        """The reminders the daemon issued and how their delivery stands, one row per channel:
+        of one case (a checked, logged read), or of every case the reader may read.
+
+        With no reader bound, every case's: the view of the person who runs the daemon,
+        which holds no personal data (duties, due times, the employees reminded).
+        """
+        outbox = Outbox(self.read_models.db)
+        case_uuid = parse_uuid(case_id, "case_id") if case_id is not None else None
+        if self.reader is None:
+            if case_uuid is not None:
+                self.case_for_daemon(case_uuid)  # an unknown case is refused, not listed
+            return outbox.rows(case_uuid, undelivered=undelivered)
+        if case_uuid is not None:
+            self._checked(case_uuid, "reminders")
+            return outbox.rows(case_uuid, undelivered=undelivered)
+        reader = self._lister()
+        self._project_if_behind()  # the access rows decide which cases are listed
+        only = self.read_models.readable(reader, self.clock(), outbox.table)
+        return outbox.rows(undelivered=undelivered, only=only)
 
     def deadlines(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from uuid import UUID
 
 import orjson
 import pytest
@@ -18,10 +19,11 @@ from typer.testing import CliRunner
 from ledger import messages
 from ledger.application import CaseLedger
 from ledger.cli import build_app
-from ledger.events import ReminderDelivered, ReminderDeliveryFailed, ReminderIssued
+from ledger.errors import AccessRefused
+from ledger.events import Actor, ReminderDelivered, ReminderDeliveryFailed, ReminderIssued
 from ledger.reminders.due import reminder_id
 from ledger.transfer import export_events, import_events
-from tests.cast import RECTOR, TEACHER, TILSYN, SetClock
+from tests.cast import COORDINATOR, PEDAGOGUE, RECTOR, STYRER, TEACHER, TILSYN, SetClock
 from tests.daemon_support import (
     SmtpReceiver,
     WebhookReceiver,
@@ -30,7 +32,7 @@ from tests.daemon_support import (
     reminders,
     running_daemon,
 )
-from tests.stories import register_s12_undring
+from tests.stories import register_s12_undring, register_undring
 
 
 @pytest.fixture(autouse=True)
@@ -190,6 +192,38 @@ def test_bti_reminders_lists_what_was_issued_and_how_it_was_delivered(
     }
     pending = CliRunner().invoke(app, ["--db", database_url, "reminders", "--pending"])
     assert "Ingen påminnelser." in pending.output
+
+
+def test_each_reader_lists_the_reminders_of_the_cases_they_may_read_and_the_operator_all(
+    ledger: CaseLedger, database_url: str, clock: SetClock
+) -> None:
+    school = register_undring(ledger, clock)
+    barnehage = register_undring(ledger, clock, child_ref="Barn-4", actor=PEDAGOGUE)
+    clock.advance(days=3)  # neither undring was shared with the leader: both are reminded
+    with running_daemon(database_url, clock) as daemon:
+        daemon.tick()
+
+    def cases_listed(reader: Actor | None) -> set[UUID]:
+        view = ledger.reading_as(reader or TILSYN, purpose="oppfølging")
+        view.reader = reader
+        return {row.case_id for row in view.reminders()}
+
+    assert cases_listed(RECTOR) == {school}
+    assert cases_listed(STYRER) == {barnehage}
+    assert cases_listed(TILSYN) == cases_listed(None) == {school, barnehage}
+    with pytest.raises(AccessRefused) as no_case_identities:
+        cases_listed(COORDINATOR)
+    assert no_case_identities.value.code == "statistics_only"
+    # One case's reminders are a read of that case: checked and written to the read audit.
+    with pytest.raises(AccessRefused):
+        ledger.reading_as(STYRER, purpose="nysgjerrig").reminders(school)
+    assert ledger.read_audit.entries(school)[-1].outcome == "refused"
+    rector = {"BTI_PERSON": RECTOR.person, "BTI_ROLE": "leader", "BTI_SERVICE": "skole",
+              "BTI_UNIT": RECTOR.unit}
+    listed = CliRunner().invoke(build_app(), ["--db", database_url, "reminders", "--json"],
+                                env=rector)
+    assert listed.exit_code == 0, listed.output
+    assert {row["case_id"] for row in orjson.loads(listed.output)} == {str(school)}
 
 
 # ---- replay never reminds -------------------------------------------------------------

@@ -16,7 +16,7 @@ from ledger.daemon import clock_from, open_daemon, stop_on_signals
 from ledger.errors import LedgerError
 from ledger.reminders.config import load_config, parse_duration
 from ledger.reminders.logs import log_to
-from ledger.reminders.outbox import Outbox, OutboxRow
+from ledger.reminders.outbox import OutboxRow
 
 
 def register(app: typer.Typer) -> None:
@@ -82,9 +82,7 @@ def reminders_command(
     session.json_output = json_output
     case_id = parse_uuid(case, "case") if case else None
     with opened(session) as ledger:
-        if case_id is not None:
-            ledger.case_for_daemon(case_id)  # an unknown case is refused, not listed as nothing
-        rows = Outbox(ledger.read_models.db).rows(case_id, undelivered=pending)
+        rows = ledger.reminders(case_id, undelivered=pending)
     if json_output:
         print_json([_as_json(row) for row in rows])
         return

@@ -262,15 +262,21 @@ class Outbox:
 
     # ---- reading -----------------------------------------------------------------------
 
-    def rows(self, case_id: UUID | None = None, undelivered: bool = False) -> list[OutboxRow]:
+    def rows(
+        self, case_id: UUID | None = None, undelivered: bool = False,
+        only: tuple[str, list[object]] | None = None,
+    ) -> list[OutboxRow]:
         """Issued reminders (not `intended` ones), by case and then as issued; one case's, or
-        those not delivered."""
+        those not delivered; `only`: a condition on the rows' cases, and its params."""
         if not self.exists():
             return []
-        where, params = ["status <> 'intended'", "status <> 'not_ours'"], []
+        where, params = ["status <> 'intended'", "status <> 'not_ours'"], list[object]()
         if case_id is not None:
             where.append("case_id = %s")
             params.append(str(case_id))
+        if only is not None:
+            where.append(only[0])
+            params.extend(only[1])
         if undelivered:
             where.append(f"status IN ({', '.join(['%s'] * len(UNDELIVERED))})")
             params.extend(UNDELIVERED)
