@@ -229,7 +229,8 @@ def parse_rulebook(text: str, origin: str) -> Rulebook:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise RulebookInvalid(origin, [messages.text("problem.toml_invalid", detail=str(error))]) from None
+        problem = messages.text("problem.toml_invalid", detail=str(error))
+        raise RulebookInvalid(origin, [problem]) from None
     try:
         return Rulebook.model_validate(data)
     except ValidationError as error:
