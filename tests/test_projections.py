@@ -22,7 +22,7 @@ from ledger.projections import runner as runner_module
 from ledger.projections.case_summary import utc_text
 from ledger.projections.open_deadlines import judged_at
 from ledger.projections.row_makers import Batch, RowMakers, WorkerFailed
-from ledger.projections.runner import REBUILD_TABLE, TRACKING_TABLE
+from ledger.projections.runner import REBUILD_TABLE, TRACKING_TABLE, ProjectionRunner
 from tests.cast import PPT_ADVISER, RECTOR, TEACHER, TILSYN, SetClock
 from tests.test_property_replay import STEPS
 
@@ -170,11 +170,8 @@ def test_an_interrupted_rebuild_continues_and_the_old_tables_serve_meanwhile(
     # Start a rebuild of the deadlines and stop it after its first batch (one case).
     runner.rebuild_batch_size = 1
 
-    def stop(count: int) -> None:
-        raise Stopped
-
     with pytest.raises(Stopped):
-        runner.rebuild(["deadlines"], progress=stop)
+        runner.rebuild(["deadlines"], progress=stop_at_once)
     assert rebuilds(ledger) == {"deadlines_rebuild": (head, min(cases))}
     # Meanwhile a new event arrives; the live tables follow it.
     clock.advance(hours=1)
@@ -231,20 +228,25 @@ def test_a_rebuild_with_worker_processes_swaps_in_the_rows_kept_command_by_comma
     assert positions(ledger) == tracked
 
 
-def test_a_rebuild_with_workers_stopped_after_a_batch_continues_where_it_stopped(
-    ledger: CaseLedger, clock: SetClock, workers_from_the_first_event: type[CountedRowMakers]
-) -> None:
+def three_cases_a_batch_each_on_two_workers(
+    ledger: CaseLedger, clock: SetClock
+) -> tuple[list[UUID], dict[str, list[tuple[Any, ...]]], ProjectionRunner, int]:
+    """Three cases in id order, the live rows, the runner set to rebuild one case a batch on
+    two workers, and the head it rebuilds to."""
     cases = sorted(s12_case_with_ppt(ledger, clock) for _ in range(3))
     before = dump(ledger)
     runner = ledger.read_models.runner
-    head = runner.db.max_position()
-    runner.rebuild_workers, runner.rebuild_batch_size = 2, 1  # one case a batch
+    runner.rebuild_workers, runner.rebuild_batch_size = 2, 1
+    return cases, before, runner, runner.db.max_position()
 
-    def stop(count: int) -> None:
-        raise Stopped
+
+def test_a_rebuild_with_workers_stopped_after_a_batch_continues_where_it_stopped(
+    ledger: CaseLedger, clock: SetClock, workers_from_the_first_event: type[CountedRowMakers]
+) -> None:
+    cases, before, runner, head = three_cases_a_batch_each_on_two_workers(ledger, clock)
 
     with pytest.raises(Stopped):
-        runner.rebuild(["deadlines"], progress=stop)
+        runner.rebuild(["deadlines"], progress=stop_at_once)
     assert rebuilds(ledger) == {"deadlines_rebuild": (head, cases[0])}
 
     runner.rebuild(["deadlines"])
@@ -257,21 +259,14 @@ def test_a_rebuild_with_workers_stopped_after_a_batch_continues_where_it_stopped
 def test_a_rebuild_another_process_moved_on_meanwhile_stops_before_it_writes_a_batch_again(
     ledger: CaseLedger, clock: SetClock, workers_from_the_first_event: type[CountedRowMakers]
 ) -> None:
-    cases = sorted(s12_case_with_ppt(ledger, clock) for _ in range(3))
-    before = dump(ledger)
-    runner = ledger.read_models.runner
-    head = runner.db.max_position()
-    runner.rebuild_workers, runner.rebuild_batch_size = 2, 1  # one case a batch
-
-    def stop(count: int) -> None:
-        raise Stopped
+    cases, before, runner, head = three_cases_a_batch_each_on_two_workers(ledger, clock)
 
     def second_rebuild_does_one_case(count: int) -> None:
         # The operator started `bti rebuild` again in another terminal: it continues the
         # same rebuild, writes the next case and is stopped.
         runner.rebuild_workers = 0
         with pytest.raises(Stopped):
-            runner.rebuild(["deadlines"], progress=stop)
+            runner.rebuild(["deadlines"], progress=stop_at_once)
 
     with pytest.raises(RuntimeError, match="restarted or finished this rebuild meanwhile"):
         runner.rebuild(["deadlines"], progress=second_rebuild_does_one_case)
@@ -297,11 +292,7 @@ def test_a_worker_that_dies_stops_the_rebuild_after_the_last_whole_batch(
     ledger: CaseLedger, clock: SetClock, workers_from_the_first_event: type[CountedRowMakers],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    cases = sorted(s12_case_with_ppt(ledger, clock) for _ in range(3))
-    before = dump(ledger)
-    runner = ledger.read_models.runner
-    head = runner.db.max_position()
-    runner.rebuild_workers, runner.rebuild_batch_size = 2, 1  # one case a batch
+    cases, before, runner, head = three_cases_a_batch_each_on_two_workers(ledger, clock)
     monkeypatch.setattr(runner_module, "RowMakers", OneWorkerDies)
 
     with pytest.raises(WorkerFailed, match="a rebuild worker stopped"):
@@ -360,6 +351,11 @@ def interleaved_cases(ledger: CaseLedger, clock: SetClock) -> list[UUID]:
 
 class Stopped(Exception):
     """The rebuild was stopped from outside (as by a kill between two batches)."""
+
+
+def stop_at_once(count: int) -> None:
+    """A rebuild's progress callback that stops it after its first batch."""
+    raise Stopped
 
 
 @pytest.mark.parametrize("batches", [1, 2, 3])
