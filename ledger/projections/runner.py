@@ -511,8 +511,7 @@ class ProjectionRunner:
     ) -> tuple[int, bool]:
         """Write the rows of the next cases after the last one done; returns (events, more?)."""
         after = self._claim_rebuild(cursor, targets, head)
-        # The ledger's own events are counted once, with the first batch.
-        count = 0 if after else self._ledger_events(cursor, head)
+        count = self._ledger_events(cursor, head, after)
         found = self._next_batch(cursor, head, after, size)
         if found is None:
             return count, False
@@ -531,7 +530,7 @@ class ProjectionRunner:
         names = [t.tracking_name for t in targets]
         with self.db.transaction() as cursor:
             after = self._claim_rebuild(cursor, targets, head)
-            ledger_events = 0 if after else self._ledger_events(cursor, head)
+            ledger_events = self._ledger_events(cursor, head, after)
         done = 0
         waiting: deque[tuple[Batch, str, Any]] = deque()
         more = True
@@ -656,8 +655,11 @@ class ProjectionRunner:
         )
         return [(row[0], str(row[1]), bytes(row[2])) for row in cursor.fetchall()]
 
-    def _ledger_events(self, cursor: Cursor, head: int) -> int:
-        """How many events of the ledger's own stream are at `head` or before."""
+    def _ledger_events(self, cursor: Cursor, head: int, after: str) -> int:
+        """How many events of the ledger's own stream are at `head` or before, to count
+        with the rebuild's first batch (`after` is ''); 0 for any later one."""
+        if after:
+            return 0
         cursor.execute(
             f"SELECT COUNT(*) FROM {self.db.events_table} "
             f"WHERE originator_id = %s AND {self.db.position_column} <= %s",
